@@ -288,6 +288,27 @@ class WorkCalendar:
         self._np_work = np.asarray([d.toordinal() - _EPOCH_ORD for d in work_dates], np.int64)
         self._np_limit = np.asarray(seg_limit, dtype=np.int64)
 
+    @property
+    def rest_days(self) -> dict[date, str]:
+        """National rest days (holidays and 调休 rest days) with their holiday names."""
+        return dict(self._rest)
+
+    @property
+    def work_days(self) -> dict[date, str]:
+        """Make-up working days (调休上班) with the holiday they serve."""
+        return dict(self._work)
+
+    def with_rest_days(self, days: dict[date, str], name: str | None = None) -> WorkCalendar:
+        """A copy where ``days`` are rest days whatever the notice says (overlay semantics)."""
+        return WorkCalendar(
+            name=name or self.name,
+            years=self.years,
+            rest_days=self._rest,
+            work_days=self._work,
+            region_rest_days={**self._region_rest, **days},
+            provisional_years=self.provisional_years,
+        )
+
     # ----------------------------------------------------------------- day facts
 
     def _compute_working(self, d: date) -> bool:
@@ -428,10 +449,13 @@ def _check_conflicts(
     rest: dict[date, tuple[str, str]] = {}
     work: dict[date, tuple[str, str]] = {}
     problems: list[Problem] = []
-    for doc, entries in files:
-        for k, h in enumerate(entries):
+    files = list(files)
+    for doc, entries in files:  # every rest day first: conflicts are found in any file order
+        for h in entries:
             for d in h.rest.days() if h.rest else []:
                 rest.setdefault(d, (h.name, doc.path))
+    for doc, entries in files:
+        for k, h in enumerate(entries):
             for d in h.work:
                 work.setdefault(d, (h.name, doc.path))
                 if d in rest:

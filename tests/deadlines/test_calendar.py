@@ -262,3 +262,18 @@ def test_added_year_file_is_picked_up_without_restart(tmp_path):
         load_calendar(config_dir=cfg).is_working_day(date(2025, 6, 3))
     write_config(tmp_path, {"calendars/cn/2025.yaml": Y2025})
     assert load_calendar(config_dir=cfg).is_working_day(date(2025, 6, 3))
+
+
+def test_makeup_day_declared_rest_by_a_later_year_file_is_a_conflict(tmp_path):
+    y2026 = Y2026 + "  - name: 测试\n    work: [2026-12-27]\n"
+    y2027 = """\
+year: 2027
+source: {title: 国务院办公厅关于2027年部分节假日安排的通知（虚构测试数据）}
+holidays:
+  - name: 元旦
+    rest: {from: 2026-12-27, to: 2027-01-01}
+    cross_year: true
+"""
+    cfg = write_config(tmp_path, {"calendars/cn/2026.yaml": y2026, "calendars/cn/2027.yaml": y2027})
+    with pytest.raises(ConfigError, match=r"2026-12-27 is a working day here but a rest day"):
+        load_calendar(config_dir=cfg)
