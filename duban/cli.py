@@ -1,0 +1,84 @@
+"""The ``duban`` command line: one Typer app, sub-apps per area (``duban/commands/*``).
+
+Errors a user can act on (bad configuration, a missing calendar year, bad input) are printed as
+one readable sentence with exit code 2 — never a traceback unless ``--debug`` is given.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+import typer
+from rich.console import Console
+
+from deadlines.calendar import CalendarError
+from duban.errors import UserError
+from duban.yamlio import ConfigError
+
+app = typer.Typer(
+    name="duban",
+    help="督办 duban — deadlines, reminders, escalation and scoring for annual work plans.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+_state = {"debug": False}
+err_console = Console(stderr=True)
+
+# (module, sub-app name or None for modules that register top-level commands themselves)
+_COMMAND_MODULES: list[tuple[str, str | None]] = [
+    ("duban.commands.calendar", "calendar"),
+    ("duban.commands.due", None),
+    ("duban.commands.config", "config"),
+    ("duban.commands.demo", None),
+]
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+) -> None:
+    _state["debug"] = debug
+
+
+def _register() -> None:
+    for module_name, name in _COMMAND_MODULES:
+        module = importlib.import_module(module_name)
+        if name is None:
+            module.register(app)
+        else:
+            app.add_typer(module.app, name=name)
+
+
+_register()
+
+USER_ERRORS = (UserError, ConfigError, CalendarError)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    try:
+        result = app(args=args, standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        err_console.print("已取消 (aborted)")
+        return 130
+    except USER_ERRORS as exc:
+        if debug:
+            raise
+        code = getattr(exc, "exit_code", 2)
+        err_console.print(f"[bold red]错误[/]: {exc}", highlight=False, soft_wrap=True)
+        return code
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
