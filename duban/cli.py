@@ -32,6 +32,7 @@ _COMMAND_MODULES: list[tuple[str, str | None]] = [
     ("duban.commands.calendar", "calendar"),
     ("duban.commands.due", None),
     ("duban.commands.config", "config"),
+    ("duban.commands.db", "db"),
     ("duban.commands.demo", None),
 ]
 

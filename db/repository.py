@@ -1,0 +1,635 @@
+"""Data access: small keyword-only functions that take a session, flush, and never commit.
+
+The caller owns the transaction (``db.session.session_scope``), so one step of a flow can write
+several rows atomically. No business rules live here: deadlines, working-day counts and
+lateness are computed elsewhere (``deadlines/``) and passed in. What *is* enforced here is
+idempotency — upserts find rows by their natural keys (which are also UNIQUE in the database),
+and a done obligation is never rewritten by a re-run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from db.base import Base, ensure_aware
+from db.models import (
+    AuditEntry,
+    Contact,
+    ContactRole,
+    Event,
+    Extension,
+    Item,
+    Obligation,
+    ObligationStatus,
+    Pause,
+    Plan,
+    Unit,
+    UnitKind,
+    event_ref,
+)
+
+
+class RepositoryError(ValueError):
+    """A request the data layer refuses (e.g. completing a withdrawn obligation)."""
+
+
+def _set_changed(obj: Base, values: dict[str, Any]) -> bool:
+    """Assign only the values that differ, so unchanged re-runs write no UPDATE (and no audit)."""
+    changed = False
+    for key, value in values.items():
+        if getattr(obj, key) != value:
+            setattr(obj, key, value)
+            changed = True
+    return changed
+
+
+def _aware(value: datetime | None, what: str) -> datetime | None:
+    return None if value is None else ensure_aware(value, what=what)
+
+
+# --- units and contacts ---------------------------------------------------------------------
+
+
+def get_unit_by_code(session: Session, *, code: str) -> Unit | None:
+    return session.scalars(sa.select(Unit).where(Unit.code == code)).one_or_none()
+
+
+def find_unit_by_name_or_alias(session: Session, *, name: str) -> Unit | None:
+    """Match a unit by exact code, name or alias (whitespace-trimmed).
+
+    Aliases live in a JSON list; the unit table is small (hundreds of rows), so matching them in
+    Python keeps this identical on SQLite and PostgreSQL.
+    """
+    wanted = name.strip()
+    if not wanted:
+        return None
+    exact = session.scalars(
+        sa.select(Unit).where(sa.or_(Unit.name == wanted, Unit.code == wanted))
+    ).first()
+    if exact is not None:
+        return exact
+    for unit in session.scalars(sa.select(Unit).order_by(Unit.id)):
+        if wanted in (alias.strip() for alias in unit.aliases or []):
+            return unit
+    return None
+
+
+def upsert_unit(
+    session: Session,
+    *,
+    code: str,
+    name: str,
+    kind: UnitKind | str,
+    aliases: Sequence[str] = (),
+    region: str | None = None,
+    parent: Unit | None = None,
+) -> Unit:
+    """Create or update the unit with ``code``."""
+    values: dict[str, Any] = {
+        "name": name,
+        "kind": UnitKind(kind),
+        "aliases": list(aliases),
+        "region": region,
+        "parent_id": parent.id if parent is not None else None,
+    }
+    unit = get_unit_by_code(session, code=code)
+    if unit is None:
+        unit = Unit(code=code, **values)
+        session.add(unit)
+    else:
+        _set_changed(unit, values)
+    session.flush()
+    return unit
+
+
+def list_units(
+    session: Session, *, kind: UnitKind | str | None = None, region: str | None = None
+) -> list[Unit]:
+    stmt = sa.select(Unit).order_by(Unit.code)
+    if kind is not None:
+        stmt = stmt.where(Unit.kind == UnitKind(kind))
+    if region is not None:
+        stmt = stmt.where(Unit.region == region)
+    return list(session.scalars(stmt))
+
+
+def upsert_contact(
+    session: Session,
+    *,
+    unit: Unit,
+    name: str,
+    role: ContactRole | str,
+    email: str | None = None,
+    phone: str | None = None,
+    im_webhook: str | None = None,
+    active_from: date | None = None,
+    active_to: date | None = None,
+) -> Contact:
+    """Create or update the contact keyed by (unit, role, name)."""
+    role = ContactRole(role)
+    if active_from is not None and active_to is not None and active_to < active_from:
+        raise RepositoryError(
+            f"contact {name}: active_to {active_to} is before active_from {active_from}"
+        )
+    values: dict[str, Any] = {
+        "email": email,
+        "phone": phone,
+        "im_webhook": im_webhook,
+        "active_from": active_from,
+        "active_to": active_to,
+    }
+    contact = session.scalars(
+        sa.select(Contact).where(
+            Contact.unit_id == unit.id, Contact.role == role, Contact.name == name
+        )
+    ).one_or_none()
+    if contact is None:
+        contact = Contact(unit_id=unit.id, name=name, role=role, **values)
+        session.add(contact)
+    else:
+        _set_changed(contact, values)
+    session.flush()
+    return contact
+
+
+def list_contacts(
+    session: Session,
+    *,
+    unit: Unit | None = None,
+    role: ContactRole | str | None = None,
+    on: date | None = None,
+) -> list[Contact]:
+    """Contacts, optionally of one unit/role, optionally only those active on date ``on``
+    (``active_from``/``active_to`` are inclusive; a missing bound is open)."""
+    stmt = sa.select(Contact).order_by(Contact.unit_id, Contact.role, Contact.name)
+    if unit is not None:
+        stmt = stmt.where(Contact.unit_id == unit.id)
+    if role is not None:
+        stmt = stmt.where(Contact.role == ContactRole(role))
+    if on is not None:
+        stmt = stmt.where(
+            sa.or_(Contact.active_from.is_(None), Contact.active_from <= on),
+            sa.or_(Contact.active_to.is_(None), Contact.active_to >= on),
+        )
+    return list(session.scalars(stmt))
+
+
+# --- plans and items ------------------------------------------------------------------------
+
+
+def get_plan(session: Session, *, year: int, issuer: str) -> Plan | None:
+    return session.scalars(
+        sa.select(Plan).where(Plan.year == year, Plan.issuer == issuer)
+    ).one_or_none()
+
+
+def upsert_plan(
+    session: Session,
+    *,
+    year: int,
+    issuer: str,
+    title: str,
+    issued: date,
+    source_document: str,
+    source_sha256: str,
+) -> Plan:
+    """Create or update the plan keyed by (year, issuer)."""
+    values: dict[str, Any] = {
+        "title": title,
+        "issued": issued,
+        "source_document": source_document,
+        "source_sha256": source_sha256,
+    }
+    plan = get_plan(session, year=year, issuer=issuer)
+    if plan is None:
+        plan = Plan(year=year, issuer=issuer, **values)
+        session.add(plan)
+    else:
+        _set_changed(plan, values)
+    session.flush()
+    return plan
+
+
+def upsert_item(
+    session: Session,
+    *,
+    plan: Plan,
+    number: str,
+    code: str,
+    title: str,
+    text: str,
+    lead_units: Sequence[str],
+    responsible_units: Sequence[str],
+    time_limits: Sequence[dict[str, Any]],
+    position: int,
+    review: str | None = None,
+    active: bool = True,
+) -> Item:
+    """Create or update the item keyed by (plan, number). ``active=False`` withdraws it."""
+    values: dict[str, Any] = {
+        "code": code,
+        "title": title,
+        "text": text,
+        "lead_units": list(lead_units),
+        "responsible_units": list(responsible_units),
+        "time_limits": [dict(limit) for limit in time_limits],
+        "position": position,
+        "review": review,
+        "active": active,
+    }
+    item = session.scalars(
+        sa.select(Item).where(Item.plan_id == plan.id, Item.number == number)
+    ).one_or_none()
+    if item is None:
+        item = Item(plan_id=plan.id, number=number, **values)
+        session.add(item)
+    else:
+        _set_changed(item, values)
+    session.flush()
+    return item
+
+
+def get_item_by_code(session: Session, *, code: str) -> Item | None:
+    return session.scalars(sa.select(Item).where(Item.code == code)).one_or_none()
+
+
+def list_items(session: Session, *, plan: Plan, active_only: bool = True) -> list[Item]:
+    """The plan's items in printed order."""
+    stmt = sa.select(Item).where(Item.plan_id == plan.id).order_by(Item.position, Item.id)
+    if active_only:
+        stmt = stmt.where(Item.active.is_(True))
+    return list(session.scalars(stmt))
+
+
+# --- events ---------------------------------------------------------------------------------
+
+
+def add_event(
+    session: Session,
+    *,
+    item: Item,
+    unit: Unit,
+    kind: str,
+    title: str,
+    occurred_at: datetime,
+    recorded_by: str,
+    doc_number: str | None = None,
+    note: str | None = None,
+) -> Event:
+    """Record an event; recording the same one again returns the existing row unchanged.
+
+    "The same" = same item, unit, kind, reference (document number, else title) and instant.
+    """
+    occurred_at = ensure_aware(occurred_at, what="occurred_at")
+    ref = event_ref(doc_number=doc_number, title=title)
+    if not ref:
+        raise RepositoryError("an event needs a document number or a title")
+    existing = session.scalars(
+        sa.select(Event).where(
+            Event.item_id == item.id,
+            Event.unit_id == unit.id,
+            Event.kind == kind,
+            Event.ref == ref,
+            Event.occurred_at == occurred_at,
+        )
+    ).one_or_none()
+    if existing is not None:
+        return existing
+    event = Event(
+        item_id=item.id,
+        unit_id=unit.id,
+        kind=kind,
+        title=title,
+        doc_number=doc_number,
+        occurred_at=occurred_at,
+        recorded_by=recorded_by,
+        note=note,
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+def list_events(
+    session: Session,
+    *,
+    item: Item | None = None,
+    unit: Unit | None = None,
+    kind: str | None = None,
+) -> list[Event]:
+    stmt = sa.select(Event).order_by(Event.occurred_at, Event.id)
+    if item is not None:
+        stmt = stmt.where(Event.item_id == item.id)
+    if unit is not None:
+        stmt = stmt.where(Event.unit_id == unit.id)
+    if kind is not None:
+        stmt = stmt.where(Event.kind == kind)
+    return list(session.scalars(stmt))
+
+
+# --- obligations ----------------------------------------------------------------------------
+
+
+def get_obligation(
+    session: Session, *, item: Item, unit: Unit, rule_index: int, period_key: str
+) -> Obligation | None:
+    return session.scalars(
+        sa.select(Obligation).where(
+            Obligation.item_id == item.id,
+            Obligation.unit_id == unit.id,
+            Obligation.rule_index == rule_index,
+            Obligation.period_key == period_key,
+        )
+    ).one_or_none()
+
+
+def upsert_obligation(
+    session: Session,
+    *,
+    item: Item,
+    unit: Unit,
+    rule_index: int,
+    period_key: str,
+    due_date: date | None,
+    due_at: datetime | None,
+    status: ObligationStatus | str = ObligationStatus.OPEN,
+    pending_reason: str | None = None,
+    event: Event | None = None,
+) -> Obligation:
+    """Create or refresh the obligation with key (item, unit, rule_index, period_key).
+
+    - A DONE obligation is returned untouched: a re-run never rewrites history.
+    - ``due_at``/``due_date`` are the computed deadline; it is kept in ``original_due_at``.
+      If an extension was granted, the obligation keeps the extended deadline.
+    - ``status`` may be OPEN, PENDING_CALENDAR (with ``pending_reason``, due may be None) or
+      WITHDRAWN; DONE is set only by :func:`record_completion`.
+    """
+    status = ObligationStatus(status)
+    if status is ObligationStatus.DONE:
+        raise RepositoryError("use record_completion to mark an obligation done")
+    due_at = _aware(due_at, "due_at")
+    if status is ObligationStatus.OPEN and (due_at is None or due_date is None):
+        raise RepositoryError(
+            "an open obligation needs due_date and due_at; use status pending_calendar "
+            "with a pending_reason when the calendar year is missing"
+        )
+    if status is ObligationStatus.PENDING_CALENDAR and not pending_reason:
+        raise RepositoryError("a pending_calendar obligation needs a pending_reason")
+
+    obligation = get_obligation(
+        session, item=item, unit=unit, rule_index=rule_index, period_key=period_key
+    )
+    if obligation is not None and obligation.status is ObligationStatus.DONE:
+        return obligation
+
+    values: dict[str, Any] = {
+        "status": status,
+        "pending_reason": pending_reason if status is ObligationStatus.PENDING_CALENDAR else None,
+        "event_id": event.id if event is not None else None,
+        "original_due_at": due_at,
+    }
+    if obligation is None:
+        obligation = Obligation(
+            item_id=item.id,
+            unit_id=unit.id,
+            rule_index=rule_index,
+            period_key=period_key,
+            due_date=due_date,
+            due_at=due_at,
+            **values,
+        )
+        session.add(obligation)
+    else:
+        latest = _latest_extension(session, obligation)
+        if latest is None:
+            values.update(due_date=due_date, due_at=due_at)
+        else:
+            values.update(due_date=latest.new_due_date, due_at=latest.new_due_at)
+        _set_changed(obligation, values)
+    session.flush()
+    return obligation
+
+
+def _latest_extension(session: Session, obligation: Obligation) -> Extension | None:
+    return session.scalars(
+        sa.select(Extension)
+        .where(Extension.obligation_id == obligation.id)
+        .order_by(Extension.approved_at.desc(), Extension.id.desc())
+        .limit(1)
+    ).first()
+
+
+def list_obligations(
+    session: Session,
+    *,
+    status: ObligationStatus | str | Iterable[ObligationStatus | str] | None = None,
+    unit: Unit | None = None,
+    item: Item | None = None,
+    plan: Plan | None = None,
+    due_before: datetime | None = None,
+    due_from: datetime | None = None,
+    paused: bool | None = None,
+    limit: int | None = None,
+) -> list[Obligation]:
+    """Obligations matching every given filter, earliest deadline first (no deadline last).
+
+    ``due_from <= due_at < due_before``; ``status`` may be one status or several.
+    """
+    stmt = sa.select(Obligation)
+    if status is not None:
+        statuses = (
+            [ObligationStatus(status)]
+            if isinstance(status, str)
+            else [ObligationStatus(s) for s in status]
+        )
+        stmt = stmt.where(Obligation.status.in_(statuses))
+    if unit is not None:
+        stmt = stmt.where(Obligation.unit_id == unit.id)
+    if item is not None:
+        stmt = stmt.where(Obligation.item_id == item.id)
+    if plan is not None:
+        stmt = stmt.join(Item, Item.id == Obligation.item_id).where(Item.plan_id == plan.id)
+    if due_before is not None:
+        stmt = stmt.where(Obligation.due_at < ensure_aware(due_before, what="due_before"))
+    if due_from is not None:
+        stmt = stmt.where(Obligation.due_at >= ensure_aware(due_from, what="due_from"))
+    if paused is not None:
+        stmt = stmt.where(Obligation.paused.is_(paused))
+    stmt = stmt.order_by(Obligation.due_at.is_(None), Obligation.due_at, Obligation.id)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return list(session.scalars(stmt))
+
+
+def record_completion(
+    session: Session,
+    *,
+    obligation: Obligation,
+    done_at: datetime,
+    recorded_by: str,
+    evidence_url: str | None = None,
+    evidence_doc: str | None = None,
+    evidence_note: str | None = None,
+    late_working_days: int | None = None,
+) -> Obligation:
+    """Mark an obligation done with its evidence. ``late_working_days`` is computed by the
+    caller (working days past ``due_at``; 0 or None when on time).
+
+    Recording the same completion again is a no-op; a different ``done_at`` for an obligation
+    already done is refused (correct it deliberately, not by a re-run).
+    """
+    done_at = ensure_aware(done_at, what="done_at")
+    if obligation.status is ObligationStatus.DONE:
+        if obligation.done_at == done_at:
+            return obligation
+        raise RepositoryError(
+            f"obligation {obligation.id} was already done at {obligation.done_at.isoformat()}"
+            if obligation.done_at
+            else f"obligation {obligation.id} is already done"
+        )
+    if obligation.status is ObligationStatus.WITHDRAWN:
+        raise RepositoryError(f"obligation {obligation.id} was withdrawn; it cannot be completed")
+    if late_working_days is not None and late_working_days < 0:
+        raise RepositoryError("late_working_days cannot be negative")
+    _set_changed(
+        obligation,
+        {
+            "status": ObligationStatus.DONE,
+            "done_at": done_at,
+            "recorded_by": recorded_by,
+            "evidence_url": evidence_url,
+            "evidence_doc": evidence_doc,
+            "evidence_note": evidence_note,
+            "late_working_days": late_working_days,
+            "pending_reason": None,
+        },
+    )
+    session.flush()
+    return obligation
+
+
+def add_extension(
+    session: Session,
+    *,
+    obligation: Obligation,
+    new_due_at: datetime,
+    new_due_date: date,
+    reason: str,
+    approved_by: str,
+    approved_at: datetime,
+) -> Extension:
+    """Record an approved extension (延期) and move the obligation's deadline to it.
+
+    ``original_due_at`` keeps the computed deadline. Re-recording the same extension returns
+    the existing row.
+    """
+    new_due_at = ensure_aware(new_due_at, what="new_due_at")
+    approved_at = ensure_aware(approved_at, what="approved_at")
+    if obligation.status is not ObligationStatus.OPEN:
+        raise RepositoryError(
+            f"obligation {obligation.id} is {obligation.status.value}; only open obligations "
+            "can be extended"
+        )
+    existing = session.scalars(
+        sa.select(Extension).where(
+            Extension.obligation_id == obligation.id, Extension.new_due_at == new_due_at
+        )
+    ).one_or_none()
+    if existing is not None:
+        return existing
+    extension = Extension(
+        obligation_id=obligation.id,
+        new_due_at=new_due_at,
+        new_due_date=new_due_date,
+        reason=reason,
+        approved_by=approved_by,
+        approved_at=approved_at,
+    )
+    session.add(extension)
+    values: dict[str, Any] = {"due_at": new_due_at, "due_date": new_due_date}
+    if obligation.original_due_at is None:
+        values["original_due_at"] = obligation.due_at
+    _set_changed(obligation, values)
+    session.flush()
+    return extension
+
+
+def get_open_pause(session: Session, *, obligation: Obligation) -> Pause | None:
+    return session.scalars(
+        sa.select(Pause).where(Pause.obligation_id == obligation.id, Pause.ended_at.is_(None))
+    ).first()
+
+
+def start_pause(
+    session: Session, *, obligation: Obligation, started_at: datetime, reason: str
+) -> Pause:
+    """Stop the clock (暂停计时). Starting the same pause again returns it; a second
+    concurrent pause is refused."""
+    started_at = ensure_aware(started_at, what="started_at")
+    if obligation.status is not ObligationStatus.OPEN:
+        raise RepositoryError(
+            f"obligation {obligation.id} is {obligation.status.value}; only open obligations "
+            "can be paused"
+        )
+    current = get_open_pause(session, obligation=obligation)
+    if current is not None:
+        if current.started_at == started_at:
+            return current
+        raise RepositoryError(
+            f"obligation {obligation.id} is already paused since {current.started_at.isoformat()}"
+        )
+    pause = Pause(obligation_id=obligation.id, started_at=started_at, reason=reason)
+    session.add(pause)
+    _set_changed(obligation, {"paused": True})
+    session.flush()
+    return pause
+
+
+def end_pause(
+    session: Session, *, pause: Pause, ended_at: datetime, paused_working_days: int
+) -> Pause:
+    """Restart the clock. ``paused_working_days`` is computed by the caller (calendar logic);
+    moving the deadline by it is the caller's business too. Ending it again with the same
+    values is a no-op."""
+    ended_at = ensure_aware(ended_at, what="ended_at")
+    if pause.ended_at is not None:
+        if pause.ended_at == ended_at and pause.paused_working_days == paused_working_days:
+            return pause
+        raise RepositoryError(f"pause {pause.id} already ended at {pause.ended_at.isoformat()}")
+    if ended_at < pause.started_at:
+        raise RepositoryError(
+            f"pause {pause.id} cannot end ({ended_at.isoformat()}) before it started "
+            f"({pause.started_at.isoformat()})"
+        )
+    if paused_working_days < 0:
+        raise RepositoryError("paused_working_days cannot be negative")
+    _set_changed(pause, {"ended_at": ended_at, "paused_working_days": paused_working_days})
+    obligation = session.get(Obligation, pause.obligation_id)
+    if obligation is not None:
+        _set_changed(obligation, {"paused": False})
+    session.flush()
+    return pause
+
+
+# --- audit ----------------------------------------------------------------------------------
+
+
+def list_audit(
+    session: Session,
+    *,
+    entity: str | type[Base] | None = None,
+    entity_id: int | None = None,
+) -> list[AuditEntry]:
+    """The audit trail, oldest first; ``entity`` is a table name or a model class."""
+    stmt = sa.select(AuditEntry).order_by(AuditEntry.id)
+    if entity is not None:
+        name = entity if isinstance(entity, str) else entity.__table__.name
+        stmt = stmt.where(AuditEntry.entity == name)
+    if entity_id is not None:
+        stmt = stmt.where(AuditEntry.entity_id == entity_id)
+    return list(session.scalars(stmt))
