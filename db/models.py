@@ -8,7 +8,6 @@ depend on application code being careful.
 
 from __future__ import annotations
 
-import enum
 from datetime import date, datetime
 from typing import Any
 
@@ -16,30 +15,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from db.base import Base, CreatedMixin, IdMixin
+from duban.vocab import ContactRole, ObligationStatus, UnitKind
+
+__all__ = ["ContactRole", "ObligationStatus", "UnitKind"]
 
 
-class UnitKind(enum.StrEnum):
-    """What kind of body a unit is (drives group words such as 各县(市)区政府)."""
-
-    COUNTY_GOV = "county_gov"  # 县区政府
-    CITY_DEPT = "city_dept"  # 市政府部门
-    AFFILIATED = "affiliated"  # 直属机构
-    OTHER = "other"
-
-
-class ContactRole(enum.StrEnum):
-    """Rungs of the escalation ladder, lowest first."""
-
-    LIAISON = "liaison"  # 联系人
-    LEADER = "leader"  # 第一责任人
-    COORDINATOR = "coordinator"  # 督办员
-
-
-class ObligationStatus(enum.StrEnum):
-    OPEN = "open"
-    DONE = "done"
-    WITHDRAWN = "withdrawn"  # the item (or the unit's part in it) was withdrawn from the plan
-    PENDING_CALENDAR = "pending_calendar"  # due date needs a calendar year not yet published
 
 
 class Unit(CreatedMixin, Base):

@@ -16,7 +16,6 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, time
-from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from deadlines.calendar import CalendarError, default_config_dir, load_calendar
 from deadlines.rules import rule_from_dict
+from duban.vocab import ContactRole, UnitKind
 from duban.yamlio import ConfigError, LocatedYaml, Problem, load_yaml, validate_doc
 
 # --------------------------------------------------------------------------- settings
@@ -57,18 +57,6 @@ class Settings(BaseModel):
 # --------------------------------------------------------------------------- units
 
 
-class UnitKind(StrEnum):
-    county_gov = "county_gov"  # 县(市)区政府
-    city_dept = "city_dept"  # 市政府部门
-    affiliated = "affiliated"  # 直属机构/市直单位
-    zone = "zone"  # 开发区/园区管委会
-    other = "other"
-
-
-class ContactRole(StrEnum):
-    liaison = "liaison"  # 联系人
-    leader = "leader"  # 第一责任人 / 分管领导
-    coordinator = "coordinator"  # 政务公开办督办员
 
 
 _EMAIL = re.compile(r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*$")
@@ -230,12 +218,6 @@ class UnitDirectory:
             return UnitRef(name, "group", tuple(codes), group.words[0])
         close = difflib.get_close_matches(name, self.known_names(), n=1, cutoff=0.5)
         return UnitRef(name, "unknown", (), None, close[0] if close else None)
-
-    @staticmethod
-    def split_names(text: str) -> list[str]:
-        """Split "市政府办公室、市委编办" into names (、，,；; and whitespace)."""
-        parts = re.split(r"[、，,；;\s]+", text.strip())
-        return [p.strip("。. ") for p in parts if p.strip("。. ")]
 
     def contacts(self, code: str, role: ContactRole, on: date | None = None) -> list[ContactCfg]:
         out = []

@@ -1,4 +1,4 @@
-"""Database fixtures, reusable by any test package (the lead lifts them to tests/conftest.py).
+"""Shared fixtures: databases on SQLite and PostgreSQL (every DB test runs on both).
 
 - ``db_backend``: "sqlite" or "postgres" — every test that uses the fixtures below runs on both.
 - ``db_url``: a fresh, EMPTY database (SQLite file in tmp_path, or a new PostgreSQL database).

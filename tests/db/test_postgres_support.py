@@ -82,7 +82,7 @@ def test_no_postgresql_anywhere_skips_loudly(tmp_path: Path) -> None:
     repo_root = Path(__file__).resolve().parents[2]
     test_file = tmp_path / "test_needs_postgres.py"
     test_file.write_text(
-        "from tests.db.conftest import postgres_databases  # noqa: F401\n\n\n"
+        "from tests.conftest import postgres_databases  # noqa: F401\n\n\n"
         "def test_needs_postgres(postgres_databases):\n"
         "    raise AssertionError('must not run without PostgreSQL')\n",
         encoding="utf-8",

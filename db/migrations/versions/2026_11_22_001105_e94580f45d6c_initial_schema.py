@@ -114,7 +114,7 @@ def upgrade() -> None:
         sa.Column("aliases", sa.JSON(), nullable=False),
         sa.Column(
             "kind",
-            _enum("unitkind", "county_gov", "city_dept", "affiliated", "other"),
+            _enum("unitkind", "county_gov", "city_dept", "affiliated", "zone", "other"),
             nullable=False,
         ),
         sa.Column("region", sa.String(), nullable=True),
