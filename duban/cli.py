@@ -33,6 +33,8 @@ _COMMAND_MODULES: list[tuple[str, str | None]] = [
     ("duban.commands.due", None),
     ("duban.commands.config", "config"),
     ("duban.commands.db", "db"),
+    ("duban.commands.plan", "plan"),
+    ("duban.commands.records", None),
     ("duban.commands.demo", None),
 ]
 
