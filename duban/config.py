@@ -423,6 +423,10 @@ def check_config(config_dir: Path | None = None) -> CheckReport:
     _collect(report, str(cfg / "settings.yaml"), lambda: load_settings(cfg))
     directory = _collect(report, str(cfg / "units.yaml"), lambda: load_unit_directory(cfg))
     _collect(report, str(cfg / "calendars"), lambda: load_calendar(config_dir=cfg))
+    if (cfg / "ladders.yaml").exists():
+        from deadlines.ladder import load_ladders
+
+        _collect(report, str(cfg / "ladders.yaml"), lambda: load_ladders(cfg / "ladders.yaml"))
     if directory is not None:
         regions = sorted({u.region for u in directory.units.values() if u.region})
         for r in regions:
