@@ -35,6 +35,7 @@ _COMMAND_MODULES: list[tuple[str, str | None]] = [
     ("duban.commands.db", "db"),
     ("duban.commands.plan", "plan"),
     ("duban.commands.records", None),
+    ("duban.commands.mail", "mail"),
     ("duban.commands.demo", None),
 ]
 
@@ -56,6 +57,8 @@ def _register() -> None:
 
 
 _register()
+app.command("mail-sink", help="Start a local SMTP server that stores what it receives "
+            "(same as `duban mail sink`).")(importlib.import_module("duban.commands.mail").sink)
 
 USER_ERRORS = (UserError, ConfigError, CalendarError)
 
