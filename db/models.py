@@ -9,17 +9,14 @@ depend on application code being careful.
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from db.base import Base, CreatedMixin, IdMixin
-from duban.vocab import ContactRole, ObligationStatus, UnitKind
-
-__all__ = ["ContactRole", "ObligationStatus", "UnitKind"]
-
-
+from duban.vocab import ContactRole, ObligationStatus, OutboxStatus, UnitKind
 
 
 class Unit(CreatedMixin, Base):
@@ -231,6 +228,158 @@ class AuditEntry(IdMixin, Base):
         return f"<AuditEntry {self.action} {self.entity}#{self.entity_id} by {self.actor}>"
 
 
+# --- outbox: every message is a row first (unique key), then delivered ----------------------
+
+
+class OutboxMessage(CreatedMixin, Base):
+    """One message to one recipient. Its key (scope, kind, level, period) is unique, so a
+    re-run can never write a second copy; delivery attempts are recorded beside it."""
+
+    __table_args__ = (sa.UniqueConstraint("scope", "kind", "level", "period"),)
+
+    scope: Mapped[str]  # whose message: "contact:12", "coordinator:3", "unit:ssfj"
+    kind: Mapped[str]  # digest | escalation | coordinator_digest | monthly_notice | …
+    level: Mapped[str] = mapped_column(default="")  # e.g. escalation colour, or "" for digests
+    period: Mapped[str]  # "2020-09-16" (a day), "2020-09" (a month)
+    channel: Mapped[str] = mapped_column(default="email")  # email | dingtalk | wecom | feishu
+    contact_id: Mapped[int | None] = mapped_column(sa.ForeignKey("contact.id"), index=True)
+    recipient_name: Mapped[str]
+    recipient_address: Mapped[str]
+    subject: Mapped[str] = mapped_column(sa.Text)
+    text_body: Mapped[str] = mapped_column(sa.Text)
+    html_body: Mapped[str] = mapped_column(sa.Text)
+    markdown_body: Mapped[str | None] = mapped_column(sa.Text)
+    message_id: Mapped[str | None] = mapped_column(unique=True)  # from the row id
+    status: Mapped[OutboxStatus] = mapped_column(default=OutboxStatus.PENDING, index=True)
+    not_before: Mapped[datetime]  # earliest send time (working day, sending hours)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_code: Mapped[int | None]
+    last_reply: Mapped[str | None] = mapped_column(sa.Text)
+    delivered_at: Mapped[datetime | None]
+
+    attachments: Mapped[list[OutboxAttachment]] = relationship(
+        back_populates="message", order_by="OutboxAttachment.id"
+    )
+
+    def __repr__(self) -> str:
+        return f"<OutboxMessage {self.id} {self.scope}/{self.kind}/{self.period} {self.status}>"
+
+
+class OutboxAttachment(IdMixin, Base):
+    message_id: Mapped[int] = mapped_column(sa.ForeignKey("outbox_message.id"), index=True)
+    filename: Mapped[str]
+    mime: Mapped[str]
+    content: Mapped[bytes] = mapped_column(sa.LargeBinary)
+
+    message: Mapped[OutboxMessage] = relationship(back_populates="attachments")
+
+
+class DeliveryAttempt(IdMixin, Base):
+    """One try to deliver one outbox message, with the server's answer."""
+
+    message_id: Mapped[int] = mapped_column(sa.ForeignKey("outbox_message.id"), index=True)
+    at: Mapped[datetime]
+    status: Mapped[str]  # delivered | transient_failure | permanent_failure
+    code: Mapped[int | None]
+    reply: Mapped[str | None] = mapped_column(sa.Text)
+
+
+# --- the engine: ladder steps fired, who was told, findings, the ledger, run records ---------
+
+
+class Escalation(IdMixin, Base):
+    """A ladder step that fired for an obligation. Unique per (obligation, step, cycle) —
+    the cycle is the due date the step was counted from, so an approved extension starts a
+    new cycle but a re-run never fires a step twice."""
+
+    __table_args__ = (sa.UniqueConstraint("obligation_id", "step", "cycle"),)
+
+    obligation_id: Mapped[int] = mapped_column(sa.ForeignKey("obligation.id"), index=True)
+    step: Mapped[str]  # "-3", "0", "+1", "+5"
+    cycle: Mapped[date]  # the due date it was counted from
+    kind: Mapped[str]  # upcoming | due_today | overdue | escalation
+    colour: Mapped[str | None]  # blue | yellow | red
+    feeds_ledger: Mapped[bool] = mapped_column(default=False)
+    fired_on: Mapped[date] = mapped_column(index=True)  # local working day it fired
+    fired_at: Mapped[datetime]
+
+    obligation: Mapped[Obligation] = relationship()
+
+
+class Notice(IdMixin, Base):
+    """That a contact must be (or was) told about an escalation: grouped into one digest per
+    contact per run; ``outbox_id`` is set once the digest row is written."""
+
+    __table_args__ = (sa.UniqueConstraint("escalation_id", "contact_id"),)
+
+    escalation_id: Mapped[int] = mapped_column(sa.ForeignKey("escalation.id"), index=True)
+    contact_id: Mapped[int] = mapped_column(sa.ForeignKey("contact.id"), index=True)
+    role: Mapped[str] = mapped_column(default="to")  # to | cc
+    outbox_id: Mapped[int | None] = mapped_column(sa.ForeignKey("outbox_message.id"), index=True)
+
+    escalation: Mapped[Escalation] = relationship()
+    contact: Mapped[Contact] = relationship()
+
+
+class Finding(CreatedMixin, Base):
+    """A fact the coordinator records by hand for a scoring rule (e.g. a failed 拨测 call)."""
+
+    __table_args__ = (sa.UniqueConstraint("unit_id", "rule_code", "occurred_on", "note"),)
+
+    unit_id: Mapped[int] = mapped_column(sa.ForeignKey("unit.id"), index=True)
+    rule_code: Mapped[str]
+    occurred_on: Mapped[date]
+    count: Mapped[int] = mapped_column(default=1)
+    note: Mapped[str] = mapped_column(default="")
+    recorded_by: Mapped[str]
+
+    unit: Mapped[Unit] = relationship()
+
+
+class LedgerEntry(CreatedMixin, Base):
+    """One line of the deduction ledger — append-only.
+
+    ``entry_key`` is unique: ``rule|subject|period`` for a scored fact (so re-running a month
+    adds nothing), ``decide:<id>`` for the coordinator's decision on a discretionary line,
+    ``reverse:<id>`` for a correction that cancels a line while keeping its history.
+    """
+
+    entry_key: Mapped[str] = mapped_column(unique=True)
+    kind: Mapped[str]  # scored | pending | decision | reversal
+    rule_code: Mapped[str] = mapped_column(index=True)
+    unit_id: Mapped[int] = mapped_column(sa.ForeignKey("unit.id"), index=True)
+    subject_key: Mapped[str]
+    period_key: Mapped[str] = mapped_column(index=True)
+    occurred_on: Mapped[date | None]  # the day the scored fact happened (period filtering)
+    item_code: Mapped[str | None]
+    amount: Mapped[Decimal | None] = mapped_column(sa.Numeric(8, 3))
+    range_min: Mapped[Decimal | None] = mapped_column(sa.Numeric(8, 3))
+    range_max: Mapped[Decimal | None] = mapped_column(sa.Numeric(8, 3))
+    refers_to_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ledger_entry.id"))
+    obligation_id: Mapped[int | None] = mapped_column(sa.ForeignKey("obligation.id"))
+    escalation_id: Mapped[int | None] = mapped_column(sa.ForeignKey("escalation.id"))
+    finding_id: Mapped[int | None] = mapped_column(sa.ForeignKey("finding.id"))
+    reason: Mapped[str] = mapped_column(sa.Text)
+    recorded_by: Mapped[str]
+    recorded_at: Mapped[datetime]
+
+    unit: Mapped[Unit] = relationship()
+
+
+class RunRecord(IdMixin, Base):
+    """That a scheduled run happened (or skipped), per kind and key (a day, a month)."""
+
+    __table_args__ = (sa.UniqueConstraint("kind", "key"),)
+
+    kind: Mapped[str]  # daily | monthly | assessment
+    key: Mapped[str]  # "2020-09-16", "2020-09", "2020-H1"
+    outcome: Mapped[str]  # done | skipped_rest_day | skipped_not_first_working_day
+    first_at: Mapped[datetime]
+    last_at: Mapped[datetime]
+    runs: Mapped[int] = mapped_column(default=1)
+    summary: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+
+
 AUDITED_MODELS: tuple[type[Base], ...] = (
     Unit,
     Contact,
@@ -248,13 +397,22 @@ __all__ = [
     "Base",
     "Contact",
     "ContactRole",
+    "DeliveryAttempt",
+    "Escalation",
     "Event",
     "Extension",
+    "Finding",
     "Item",
+    "LedgerEntry",
+    "Notice",
     "Obligation",
     "ObligationStatus",
+    "OutboxAttachment",
+    "OutboxMessage",
+    "OutboxStatus",
     "Pause",
     "Plan",
+    "RunRecord",
     "Unit",
     "UnitKind",
     "event_ref",

@@ -28,3 +28,10 @@ class ObligationStatus(enum.StrEnum):
     DONE = "done"
     WITHDRAWN = "withdrawn"  # the item (or the unit's part in it) was withdrawn from the plan
     PENDING_CALENDAR = "pending_calendar"  # due date needs a calendar year not yet published
+
+
+class OutboxStatus(enum.StrEnum):
+    PENDING = "pending"  # written, not yet delivered (or a transient failure to retry)
+    SENDING = "sending"  # claimed by a delivery run; a crash leaves it to be retried
+    DELIVERED = "delivered"
+    FAILED = "failed"  # permanent failure: the server's reply says why
