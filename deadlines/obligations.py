@@ -5,7 +5,7 @@ An item obliges each of its units (lead units and responsible units, resolved to
 * an absolute limit ("9月15日前") → one obligation per unit, period ``once``
   (``once-<k>`` keys are not needed: the rule index is part of the key);
 * a recurring limit ("每月10日前") → one obligation per unit and period (``2020-09``,
-  ``2020-Q3``…);
+  ``2020-Q3``…), from the first period due on or after the plan's issue date;
 * a relative limit ("新出台的政策文件须于5个工作日内上传") → one obligation per recorded
   event of that unit, period ``event:<event id>``, due counted from the event instant.
 
@@ -103,7 +103,8 @@ def obligations_for_item(
                     out.append(ObligationSpec(code, index, "once", None,
                                               pending_reason=pending_reason(exc)))
             elif isinstance(rule, Recurring):
-                out.extend(_recurring(rule, index, code, cal, plan_year, close))
+                out.extend(o for o in _recurring(rule, index, code, cal, plan_year, close)
+                           if issued is None or _period_after_issue(o, issued))
             else:
                 for ev in events:
                     if ev.unit_code != code:
@@ -117,6 +118,14 @@ def obligations_for_item(
                         out.append(ObligationSpec(code, index, key, None, event_id=ev.id,
                                                   pending_reason=pending_reason(exc)))
     return out
+
+
+def _period_after_issue(spec: ObligationSpec, issued: date) -> bool:
+    """A plan issued in August does not oblige anyone to report for January: periods due
+    before the plan was issued are not generated."""
+    if spec.due is not None:
+        return spec.due.date >= issued
+    return spec.period_end is None or spec.period_end >= issued
 
 
 def _recurring(rule: Recurring, index: int, code: str, cal: WorkCalendar, year: int,

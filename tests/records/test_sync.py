@@ -61,14 +61,14 @@ def obligations(session, **kw) -> list[Obligation]:
 
 def test_small_plan_creates_obligations_per_unit_and_period(session, directory):
     report = load(session, small_plan(), directory)
-    # item 1: 市政府办公室 + 7 county governments; item 2: 12 months; item 3: no events yet
-    assert report.obligations["created"] == 8 + 12
+    # item 1: 市政府办公室 + 7 county governments; item 2: Sep–Dec (issued 08-25); item 3: none
+    assert report.obligations["created"] == 8 + 4
     item1 = repo.get_item_by_code(session, code="2020-1")
     dues = {o.due_date for o in obligations(session, item=item1)}
     assert dues == {date(2020, 9, 15)}
     item2 = repo.get_item_by_code(session, code="2020-2")
     keys = [o.period_key for o in obligations(session, item=item2)]
-    assert keys[0] == "2020-01" and keys[-1] == "2020-12" and len(keys) == 12
+    assert keys[0] == "2020-09" and keys[-1] == "2020-12" and len(keys) == 4
 
 
 def test_loading_the_same_plan_twice_changes_nothing(session, directory):
@@ -76,7 +76,7 @@ def test_loading_the_same_plan_twice_changes_nothing(session, directory):
     audit_before = session.query(AuditEntry).count()
     report = load(session, small_plan(), directory)
     assert not report.changed
-    assert report.obligations["unchanged"] == 20
+    assert report.obligations["unchanged"] == 12
     assert session.query(AuditEntry).count() == audit_before
 
 
@@ -150,7 +150,7 @@ def test_example_plan_loads_every_item(session, directory):
     plan = load_plan(EXAMPLE, directory)
     report = load(session, plan, directory)
     assert report.items["created"] == 24
-    assert report.obligations["created"] > 1000
+    assert report.obligations["created"] == 640  # one-off limits, then Sep–Dec of the monthly/quarterly ones
     item6 = repo.get_item_by_code(session, code="2020-6")
     assert {o.due_date for o in obligations(session, item=item6)} == {date(2020, 9, 15)}
     assert not load(session, plan, directory).changed
@@ -166,3 +166,10 @@ def test_plan_file_path_is_recorded_with_checksum(session, directory, tmp_path: 
                    settings=load_settings(CONFIG), source_path=path, config_dir=CONFIG)
     db_plan = repo.get_plan(session, year=2020, issuer="测试领导小组")
     assert db_plan.source_document == "plan.yaml" and len(db_plan.source_sha256) == 64
+
+
+def test_recurring_periods_due_before_the_plan_was_issued_are_not_generated(session, directory):
+    load(session, small_plan(), directory)  # issued 2020-08-25
+    item2 = repo.get_item_by_code(session, code="2020-2")
+    keys = [o.period_key for o in obligations(session, item=item2)]
+    assert keys == ["2020-09", "2020-10", "2020-11", "2020-12"]

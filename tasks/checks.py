@@ -1,0 +1,268 @@
+"""The daily check of one plan item: standings per unit, ladder steps fired, who must be told.
+
+``check_item`` reads every obligation of the item in bulk, decides in pure code (the ladder,
+the traffic light) and writes the fired steps and their notices in one transaction with
+``INSERT … ON CONFLICT DO NOTHING`` — the database's unique keys make a re-run a no-op.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from db.models import Contact, Escalation, Item, Notice, Obligation, Plan, Unit
+from deadlines.ladder import (
+    LIGHT_OF,
+    SEVERITY,
+    Light,
+    Standing,
+    standing_of,
+    steps_due,
+    working_days_left,
+)
+from duban.vocab import ContactRole, ObligationStatus
+from tasks.context import EngineContext
+
+COLOUR_RANK = {None: 0, "blue": 1, "yellow": 2, "red": 3}
+LIGHT_ICON = {Light.GREEN: "🟢", Light.YELLOW: "🟡", Light.RED: "🔴", Light.GREY: "⚪"}
+COLOUR_ZH = {"blue": "蓝色", "yellow": "黄色", "red": "红色"}
+
+
+@dataclass
+class UnitRow:
+    """One unit's standing on the item (its worst obligation), for the artifact and UI."""
+
+    unit_id: int
+    unit_name: str
+    standing: Standing
+    due_date: date | None
+    days: str  # 剩3个工作日 / 逾期2个工作日 / 今日到期 / —
+    status: str
+    last_reminder: str
+    level: str | None  # highest escalation colour reached
+    obligations: int
+
+    @property
+    def light(self) -> Light:
+        return LIGHT_OF[self.standing]
+
+    @property
+    def needs_attention(self) -> bool:
+        return self.standing in (Standing.DUE_SOON, Standing.OVERDUE, Standing.ESCALATED,
+                                 Standing.DONE_LATE)
+
+    def as_row(self) -> dict[str, str]:
+        return {
+            "单位": self.unit_name,
+            "截止日期": self.due_date.isoformat() if self.due_date else "待定",
+            "剩余/逾期": self.days,
+            "状态": self.status,
+            "最近提醒": self.last_reminder,
+            "督办级别": COLOUR_ZH.get(self.level, "—") if self.level else "—",
+            "信号灯": f"{LIGHT_ICON[self.light]} {self.standing.value}",
+        }
+
+
+@dataclass
+class ItemReport:
+    item_id: int
+    code: str
+    number: str
+    title: str
+    plan_id: int
+    as_of: date
+    units: list[UnitRow] = field(default_factory=list)
+    fired: int = 0
+    notices: int = 0
+    obligations: int = 0
+
+    @property
+    def flow_name(self) -> str:
+        return item_flow_name(self.number, self.title)
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = defaultdict(int)
+        for u in self.units:
+            out[u.standing.value] += 1
+        return dict(out)
+
+    def summary(self) -> dict:
+        return {"item": self.code, "obligations": self.obligations, "fired": self.fired,
+                "notices": self.notices, "standings": self.counts()}
+
+
+def item_flow_name(number: str, title: str) -> str:
+    """条目6 集中发布六稳六保政策文件 — the item as coordinators name it (no quotes or slashes)."""
+    clean = "".join(ch for ch in title if ch not in "“”\"'‘’/\\%&<>")
+    return f"条目{number.strip('（）()、.')} {clean}"[:100]
+
+
+def _insert(session: Session, model):
+    dialect = session.bind.dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+
+
+@dataclass(frozen=True)
+class ItemRef:
+    id: int
+    plan_id: int
+    code: str
+    number: str
+    title: str
+
+    @property
+    def flow_name(self) -> str:
+        return item_flow_name(self.number, self.title)
+
+
+def active_items(ctx: EngineContext, *, plan_id: int | None = None) -> list[ItemRef]:
+    """Every active item of every plan, in printed order."""
+    with ctx.session() as s:
+        stmt = (sa.select(Item.id, Item.plan_id, Item.code, Item.number, Item.title).join(Plan)
+                .where(Item.active.is_(True)).order_by(Plan.year, Plan.id, Item.position))
+        if plan_id is not None:
+            stmt = stmt.where(Item.plan_id == plan_id)
+        return [ItemRef(*r) for r in s.execute(stmt).all()]
+
+
+def check_item(ctx: EngineContext, *, item_id: int, as_of: date, now: datetime) -> ItemReport:
+    """Evaluate one item on ``as_of``: fire due ladder steps, record notices, report standings."""
+    warn = ctx.settings.warning_working_days
+    with ctx.session() as session, session.begin():
+        item = session.get(Item, item_id)
+        report = ItemReport(item_id=item.id, code=item.code, number=item.number,
+                            title=item.title, plan_id=item.plan_id, as_of=as_of)
+        units = {u.id: u for u in session.scalars(
+            sa.select(Unit).where(Unit.code.in_([*item.lead_units, *item.responsible_units])))}
+        obs = session.execute(
+            sa.select(Obligation.id, Obligation.unit_id, Obligation.rule_index,
+                      Obligation.due_date, Obligation.status, Obligation.paused,
+                      Obligation.late_working_days)
+            .where(Obligation.item_id == item_id, Obligation.status != ObligationStatus.WITHDRAWN)
+        ).all()
+        report.obligations = len(obs)
+        fired_rows = session.execute(
+            sa.select(Escalation.obligation_id, Escalation.step, Escalation.cycle,
+                      Escalation.colour, Escalation.fired_on, Escalation.kind)
+            .join(Obligation, Obligation.id == Escalation.obligation_id)
+            .where(Obligation.item_id == item_id)
+        ).all()
+        fired: dict[tuple[int, date], set[str]] = defaultdict(set)
+        level: dict[tuple[int, date], str | None] = {}
+        last: dict[int, tuple[date, str]] = {}
+        for ob_id, step, cycle, colour, fired_on, _kind in fired_rows:
+            fired[(ob_id, cycle)].add(step)
+            if COLOUR_RANK[colour] > COLOUR_RANK[level.get((ob_id, cycle))]:
+                level[(ob_id, cycle)] = colour
+            if ob_id not in last or fired_on >= last[ob_id][0]:
+                last[ob_id] = (fired_on, step)
+        rule_kinds = [((tl.get("rule") or {}).get("kind") or "") for tl in item.time_limits]
+
+        new_steps: list[dict] = []
+        per_unit: dict[int, list[tuple[Standing, date | None, str | None, int]]] = defaultdict(list)
+        for ob_id, unit_id, rule_index, due, status, paused, late in obs:
+            unit = units.get(unit_id)
+            if unit is None:
+                continue
+            cal = ctx.calendar_for_unit(unit_id)
+            cur_level = level.get((ob_id, due)) if due else None
+            if status == ObligationStatus.OPEN and not paused and due is not None:
+                ladder = ctx.ladders.ladder_for(
+                    item_code=item.code, unit_kind=unit.kind.value,
+                    rule_kind=rule_kinds[rule_index] if rule_index < len(rule_kinds) else "")
+                for step in steps_due(ladder, due=due, today=as_of, calendar=cal,
+                                      fired=fired.get((ob_id, due), ())):
+                    new_steps.append({
+                        "obligation_id": ob_id, "step": step.step, "cycle": due,
+                        "kind": step.kind, "colour": step.colour,
+                        "feeds_ledger": step.feeds_ledger, "fired_on": as_of, "fired_at": now,
+                        "_to": step.to, "_cc": step.cc, "_unit": unit_id,
+                    })
+                    last[ob_id] = (as_of, step.step)
+                    if COLOUR_RANK[step.colour] > COLOUR_RANK[cur_level]:
+                        cur_level = step.colour
+            standing = standing_of(
+                status=status.value, due=due, today=as_of, calendar=cal,
+                warning_working_days=warn, late_working_days=late, paused=paused,
+                escalated=COLOUR_RANK[cur_level] >= COLOUR_RANK["yellow"])
+            per_unit[unit_id].append((standing, due, cur_level, ob_id))
+
+        if new_steps:
+            report.fired, report.notices = _write_steps(session, new_steps, as_of)
+
+        for unit_id, entries in per_unit.items():
+            worst = max(entries, key=lambda e: (SEVERITY[e[0]], -(e[1] or date.max).toordinal()))
+            standing, due, colour, ob_id = worst
+            cal = ctx.calendar_for_unit(unit_id)
+            if due is not None and standing not in (Standing.DONE, Standing.DONE_LATE,
+                                                     Standing.WITHDRAWN):
+                days = str(working_days_left(as_of, due, cal))
+            else:
+                days = "—"
+            reminder = last.get(ob_id)
+            report.units.append(UnitRow(
+                unit_id=unit_id, unit_name=units[unit_id].name, standing=standing, due_date=due,
+                days=days, status=standing.value,
+                last_reminder=f"{reminder[0].isoformat()}（{reminder[1]}）" if reminder else "—",
+                level=max((e[2] for e in entries), key=lambda c: COLOUR_RANK[c]),
+                obligations=len(entries)))
+        report.units.sort(key=lambda u: (-SEVERITY[u.standing], u.due_date or date.max,
+                                         u.unit_name))
+    return report
+
+
+def _write_steps(session: Session, steps: list[dict], as_of: date) -> tuple[int, int]:
+    rows = [{k: v for k, v in s.items() if not k.startswith("_")} for s in steps]
+    session.execute(_insert(session, Escalation).on_conflict_do_nothing(
+        index_elements=["obligation_id", "step", "cycle"]), rows)
+    # The ids of what we just inserted (or what a concurrent run inserted): look them up.
+    ob_ids = sorted({s["obligation_id"] for s in steps})
+    ids = {}
+    for chunk in range(0, len(ob_ids), 5000):
+        part = ob_ids[chunk:chunk + 5000]
+        for esc_id, ob_id, step, cycle in session.execute(
+            sa.select(Escalation.id, Escalation.obligation_id, Escalation.step, Escalation.cycle)
+            .where(Escalation.obligation_id.in_(part), Escalation.fired_on == as_of)
+        ).all():
+            ids[(ob_id, step, cycle)] = esc_id
+    unit_ids = sorted({s["_unit"] for s in steps})
+    contacts = _contacts_by_role(session, unit_ids, as_of)
+    coordinators = contacts.get(("*", ContactRole.COORDINATOR), [])
+    notices = []
+    for s in steps:
+        esc_id = ids.get((s["obligation_id"], s["step"], s["cycle"]))
+        if esc_id is None:
+            continue
+        for role_list, kind in ((s["_to"], "to"), (s["_cc"], "cc")):
+            for role in role_list:
+                people = (coordinators if role == "coordinator"
+                          else contacts.get((s["_unit"], ContactRole(role)), []))
+                notices.extend({"escalation_id": esc_id, "contact_id": c, "role": kind}
+                               for c in people)
+    if notices:
+        session.execute(_insert(session, Notice).on_conflict_do_nothing(
+            index_elements=["escalation_id", "contact_id"]), notices)
+    return len(ids), len(notices)
+
+
+def _contacts_by_role(session: Session, unit_ids: list[int], on: date) -> dict:
+    out: dict = defaultdict(list)
+    rows = session.execute(
+        sa.select(Contact.id, Contact.unit_id, Contact.role, Contact.active_from,
+                  Contact.active_to)
+        .where(sa.or_(Contact.unit_id.in_(unit_ids), Contact.role == ContactRole.COORDINATOR))
+        .order_by(Contact.id)
+    ).all()
+    for cid, unit_id, role, start, end in rows:
+        if (start and on < start) or (end and on > end):
+            continue
+        if role == ContactRole.COORDINATOR:
+            out[("*", role)].append(cid)
+        if unit_id in unit_ids:
+            out[(unit_id, role)].append(cid)
+    return out
