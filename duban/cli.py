@@ -13,9 +13,11 @@ import click
 import typer
 from rich.console import Console
 
+from db.repository import RepositoryError
 from deadlines.calendar import CalendarError
 from duban.errors import UserError
 from duban.yamlio import ConfigError
+from scoring.engine import ScoringError
 
 app = typer.Typer(
     name="duban",
@@ -36,6 +38,8 @@ _COMMAND_MODULES: list[tuple[str, str | None]] = [
     ("duban.commands.plan", "plan"),
     ("duban.commands.records", None),
     ("duban.commands.mail", "mail"),
+    ("duban.commands.engine", None),
+    ("duban.commands.ledger", None),
     ("duban.commands.demo", None),
 ]
 
@@ -60,7 +64,7 @@ _register()
 app.command("mail-sink", help="Start a local SMTP server that stores what it receives "
             "(same as `duban mail sink`).")(importlib.import_module("duban.commands.mail").sink)
 
-USER_ERRORS = (UserError, ConfigError, CalendarError)
+USER_ERRORS = (UserError, ConfigError, CalendarError, ScoringError, RepositoryError)
 
 
 def main(argv: list[str] | None = None) -> int:
