@@ -40,6 +40,7 @@ _COMMAND_MODULES: list[tuple[str, str | None]] = [
     ("duban.commands.mail", "mail"),
     ("duban.commands.engine", None),
     ("duban.commands.ledger", None),
+    ("duban.commands.serve", None),
     ("duban.commands.demo", None),
 ]
 

@@ -6,7 +6,7 @@ from duban.cli import main
 
 
 def test_demo_prints_worked_examples_and_refuses_uncovered_year(capsys):
-    assert main(["demo"]) == 0
+    assert main(["demo", "--deadlines-only"]) == 0
     out = capsys.readouterr().out
     assert "2024年2月22日" in out  # Sat 2024-02-10 + 5 working days (event day not counted)
     assert "2026年10月13日" in out

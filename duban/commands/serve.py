@@ -1,0 +1,85 @@
+"""``duban serve``: the Prefect server on loopback, duban's deployments from prefect.yaml, and a
+runner that executes them on schedule — everything on one machine, one command.
+
+Equivalent to ``prefect server start`` + ``prefect deploy --all`` + ``prefect worker start``
+(see README), but with ``serve()``: no work pool or worker process to manage.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from rich.console import Console
+
+from duban.errors import UserError
+from duban.prefect_server import start_server
+
+console = Console(highlight=False, soft_wrap=True)
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def load_deployments(prefect_yaml: Path) -> list[Any]:
+    """``RunnerDeployment`` objects for every deployment of prefect.yaml (schedules included)."""
+    from prefect.schedules import Cron
+
+    data = yaml.safe_load(prefect_yaml.read_text(encoding="utf-8"))
+    out = []
+    for dep in data.get("deployments", []):
+        path, _, func = dep["entrypoint"].partition(":")
+        module = importlib.import_module(path.removesuffix(".py").replace("/", "."))
+        flow = getattr(module, func)
+        schedules = [Cron(s["cron"], timezone=s.get("timezone", "Asia/Shanghai"))
+                     for s in dep.get("schedules") or []]
+        out.append(flow.to_deployment(
+            name=dep["name"], description=dep.get("description"), tags=dep.get("tags"),
+            parameters=dep.get("parameters") or {}, schedules=schedules or None,
+            concurrency_limit=dep.get("concurrency_limit")))
+    return out
+
+
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Bind address (loopback by default).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 4200,
+    home: Annotated[Path | None, typer.Option("--home", help="Prefect home (server database); default var/prefect.")] = None,
+    register_only: Annotated[bool, typer.Option("--register-only", help="Register the deployments, print the UI address and exit (the server keeps running).")] = False,
+) -> None:
+    """Start the Prefect server and run duban's scheduled flows (daily 09:00, monthly, on-demand
+    assessment), printing the UI address. Stop with Ctrl-C.
+
+    Example: duban serve   (then open http://127.0.0.1:4200)
+    """
+    prefect_yaml = ROOT / "prefect.yaml"
+    if not prefect_yaml.exists():
+        raise UserError(f"找不到 {prefect_yaml}")
+    home = home or ROOT / "var" / "prefect"
+    server = start_server(home, host=host, port=port)
+    console.print(f"Prefect 服务器：{server.ui_url}"
+                  + ("（已在运行，复用）" if server.process is None else ""))
+    with server.use():
+        deployments = load_deployments(prefect_yaml)
+        if register_only:
+            for d in deployments:
+                d.apply()
+            console.print(f"已注册 {len(deployments)} 个部署：" + "、".join(
+                f"{d.flow_name}/{d.name}" for d in deployments))
+            return
+        from prefect import serve as prefect_serve
+
+        console.print(f"正在运行 {len(deployments)} 个部署（每日 09:00 督办检查、每月第一个工作日"
+                      "通报、按需考核）；按 Ctrl-C 停止。")
+        try:
+            prefect_serve(*deployments, limit=1)
+        finally:
+            server.stop()
+            console.print("已停止")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+
+
+__all__ = ["load_deployments", "register", "serve"]
