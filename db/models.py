@@ -46,6 +46,8 @@ class Contact(CreatedMixin, Base):
     email: Mapped[str | None]
     phone: Mapped[str | None]
     im_webhook: Mapped[str | None]
+    im_channel: Mapped[str | None]  # dingtalk | wecom | feishu
+    im_secret_env: Mapped[str | None]  # name of the env var holding the robot's signing secret
     active_from: Mapped[date | None]
     active_to: Mapped[date | None]
 

@@ -127,6 +127,8 @@ def upsert_contact(
     email: str | None = None,
     phone: str | None = None,
     im_webhook: str | None = None,
+    im_channel: str | None = None,
+    im_secret_env: str | None = None,
     active_from: date | None = None,
     active_to: date | None = None,
 ) -> Contact:
@@ -140,6 +142,8 @@ def upsert_contact(
         "email": email,
         "phone": phone,
         "im_webhook": im_webhook,
+        "im_channel": im_channel,
+        "im_secret_env": im_secret_env,
         "active_from": active_from,
         "active_to": active_to,
     }

@@ -62,6 +62,8 @@ def sync_units(session: Session, units: UnitsFile, report: LoadReport | None = N
             repo.upsert_contact(session, unit=by_code[cfg.code], name=c.name, role=c.role,
                                 email=c.email, phone=c.phone,
                                 im_webhook=c.im.webhook if c.im else None,
+                                im_channel=c.im.channel if c.im else None,
+                                im_secret_env=c.im.secret_env if c.im else None,
                                 active_from=c.active_from, active_to=c.active_to)
     session.flush()
 

@@ -296,11 +296,17 @@ def upgrade() -> None:
         )
         batch_op.create_index(batch_op.f("ix_notice__outbox_id"), ["outbox_id"], unique=False)
 
+    with op.batch_alter_table("contact", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("im_channel", sa.String(), nullable=True))
+        batch_op.add_column(sa.Column("im_secret_env", sa.String(), nullable=True))
     _ledger_append_only()
 
 
 def downgrade() -> None:
     _drop_ledger_append_only()
+    with op.batch_alter_table("contact", schema=None) as batch_op:
+        batch_op.drop_column("im_secret_env")
+        batch_op.drop_column("im_channel")
     with op.batch_alter_table("notice", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_notice__outbox_id"))
         batch_op.drop_index(batch_op.f("ix_notice__escalation_id"))
