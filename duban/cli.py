@@ -41,6 +41,7 @@ _COMMAND_MODULES: list[tuple[str, str | None]] = [
     ("duban.commands.engine", None),
     ("duban.commands.ledger", None),
     ("duban.commands.serve", None),
+    ("duban.commands.report", None),
     ("duban.commands.demo", None),
 ]
 

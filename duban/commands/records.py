@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from duban.commands.done_xlsx import EXIT_HELP, run_done_from_xlsx
 from duban.context import (
     default_actor,
     find_item,
@@ -70,22 +71,31 @@ def event_add(
 
 
 def done(
-    item: ItemOpt,
-    unit: UnitOpt,
+    item: Annotated[str | None, typer.Option("--item", "-i", help="Item number as printed (6) or code (2020-6).")] = None,
+    unit: Annotated[str | None, typer.Option("--unit", "-u", help="Unit name, alias or code.")] = None,
     period: PeriodOpt = None,
     at: Annotated[str | None, typer.Option("--at", help="When it was completed (default: now).")] = None,
     url: Annotated[str | None, typer.Option("--url", help="Evidence: where it was published.")] = None,
     doc: Annotated[str | None, typer.Option("--doc", help="Evidence: document number.")] = None,
     note: Annotated[str | None, typer.Option("--note", help="Evidence: a note.")] = None,
+    from_xlsx: Annotated[Path | None, typer.Option("--from-xlsx", help="Record many completions from a 台账 (.xlsx/.xls/.csv). " + EXIT_HELP)] = None,
     by: ByOpt = None,
     config: ConfigDir = None,
     db: DbUrl = None,
 ) -> None:
     """Record a completion with its evidence; a completion after the deadline is recorded as
-    late, with how late in working days.
+    late, with how late in working days. With --from-xlsx, record every row of a 台账 and report
+    row by row what was recorded and what was rejected (a bad row never stops the good ones).
 
-    Example: duban done --item 6 --unit 市司法局 --at 2020-09-14 --url http://…/zhuanlan
+    Examples: duban done --item 6 --unit 市司法局 --at 2020-09-14 --url http://…/zhuanlan ·
+    duban done --from-xlsx 台账.xlsx
     """
+    if from_xlsx is not None:
+        if item or unit or period or at or url or doc or note:
+            raise UserError("--from-xlsx 不能与 --item/--unit/--period/--at/--url/--doc/--note 同时使用")
+        raise typer.Exit(run_done_from_xlsx(from_xlsx, config=config, db=db, by=by))
+    if not (item and unit):
+        raise UserError("请给出 --item 和 --unit（或用 --from-xlsx 批量导入台账）")
     ctx = open_app(config, db)
     when = parse_when(at, default=now())
     if not (url or doc or note):
