@@ -11,6 +11,7 @@ reads the clock.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -298,6 +299,7 @@ def status(
     strict: Annotated[
         bool, typer.Option("--strict", help="Exit 1 when there is a warning.")
     ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
     config_dir: ConfigDirOption = None,
 ) -> None:
     """Years covered, the notice behind each year, regional overlays, freshness warnings.
@@ -309,6 +311,15 @@ def status(
         report = calendar_status(config_dir or default_config_dir(), day)
     except _ERRORS as exc:
         raise _fail(exc) from exc
+    if as_json:
+        print(json.dumps({
+            "today": day.isoformat(), "years": list(report.years),
+            "sources": {str(y): [s.model_dump(mode="json", exclude_none=True) for s in src]
+                        for y, src in report.sources.items()},
+            "regions": [{"code": r.code, "name": r.name, "detail": r.detail}
+                        for r in report.regions],
+            "warnings": report.warnings}, ensure_ascii=False, indent=2))
+        raise typer.Exit(1 if strict and report.warnings else 0)
     console.print(
         f"节假日数据 {report.config_dir / 'calendars' / 'cn'}：{format_ranges(report.ranges)}"
         f"（{len(report.years)} 年）  今天 {day.isoformat()}"
@@ -336,6 +347,7 @@ def show(
     region: Annotated[
         str | None, typer.Option("--region", help="Regional overlay, e.g. yanbian.")
     ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
     config_dir: ConfigDirOption = None,
 ) -> None:
     """List a year's rest days (放假) and make-up working days (调休上班).
@@ -351,6 +363,16 @@ def show(
     except _ERRORS as exc:
         raise _fail(exc) from exc
     model = loaded[year].model
+    if as_json:
+        days = [cal.day_info(first + timedelta(days=k)) for k in range((last - first).days + 1)]
+        print(json.dumps({
+            "year": year, "calendar": cal.name, "working_days": len(working),
+            "sources": [s.title for s in model.all_sources()],
+            "rest_days": [{"date": i.date.isoformat(), "name": i.name} for i in days
+                          if not i.is_working and i.kind != "weekend"],
+            "makeup_working_days": [{"date": i.date.isoformat(), "name": i.name} for i in days
+                                    if i.kind == "makeup_workday"]}, ensure_ascii=False, indent=2))
+        return
     console.print(f"{year} 年 — " + "；".join(s.title for s in model.all_sources()))
     for h in model.holidays:
         line = f"  {h.name}："

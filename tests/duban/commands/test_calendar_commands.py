@@ -245,3 +245,18 @@ def test_show_missing_year_exits_2_and_says_how_to_add_it(cfg):
     result = run("show", "2027", "--config-dir", str(cfg))
     assert result.exit_code == 2
     assert "import-notice" in result.output and "2027" in result.output
+
+
+def test_status_and_show_print_json_for_scripts(capsys):
+    import json
+
+    from duban.cli import main
+
+    assert main(["calendar", "status", "--json", "--today", "2026-11-22"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["years"][0] == 2004 and status["years"][-1] == 2026
+    assert any("2027" in w for w in status["warnings"])
+    assert main(["calendar", "show", "2026", "--json"]) == 0
+    year = json.loads(capsys.readouterr().out)
+    assert year["working_days"] == 248
+    assert {"date": "2026-02-14", "name": "春节"} in year["makeup_working_days"]
