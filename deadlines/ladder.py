@@ -163,11 +163,10 @@ def steps_due(
         return []
     offset = offset_of(today, due, calendar)
     done = set(fired)
-    reached = [s for s in ladder.steps if s.offset <= offset and s.step not in done]
-    after = [s for s in reached if s.offset > 0]
-    if after:
-        return after
-    return reached[-1:]
+    if offset > 0:  # past the deadline: only the overdue/escalation steps, never a reminder
+        return [s for s in ladder.steps if 0 < s.offset <= offset and s.step not in done]
+    latest = [s for s in ladder.steps if s.offset <= offset][-1:]  # one reminder, the newest
+    return [s for s in latest if s.step not in done]
 
 
 class Light(StrEnum):

@@ -14,7 +14,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,13 +62,24 @@ class LocalServer:
     def client_env(self) -> dict[str, str]:
         return {**CLIENT_ENV, "PREFECT_API_URL": self.api_url, "PREFECT_HOME": str(self.home)}
 
-    def use(self):
-        """Context manager pointing this process's Prefect client at the server."""
+    @contextmanager
+    def use(self) -> Iterator[None]:
+        """Point this process's Prefect client (and its subprocesses) at the server; the
+        previous settings and environment come back afterwards."""
         from prefect.settings import PREFECT_API_URL, PREFECT_HOME, temporary_settings
 
-        os.environ.update(self.client_env())  # for subprocesses (workers, flows)
-        return temporary_settings(updates={PREFECT_API_URL: self.api_url,
-                                           PREFECT_HOME: str(self.home)})
+        saved = {k: os.environ.get(k) for k in self.client_env()}
+        os.environ.update(self.client_env())
+        try:
+            with temporary_settings(updates={PREFECT_API_URL: self.api_url,
+                                             PREFECT_HOME: str(self.home)}):
+                yield
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
 
     def stop(self, timeout: float = 15) -> None:
         if self.process is None or self.process.poll() is not None:

@@ -20,7 +20,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed, Failed, State
 
 from deadlines.ladder import LIGHT_OF, Light, Standing
-from tasks.checks import ItemReport, UnitRow, check_item
+from tasks.checks import COLOUR_ZH, ItemReport, UnitRow, check_item
 from tasks.context import EngineContext, build_context
 from tasks.messages import MessageSummary, write_messages
 from tasks.outbox import DeliverySummary
@@ -57,7 +57,7 @@ def _state(standing: Standing, message: str) -> State:
 async def unit_standing(unit: str, standing: str, due: str, days: str, level: str | None) -> State:
     """One unit's standing on the item; its final state name is the standing (已逾期…)."""
     s = Standing(standing)
-    extra = f"，{level}督办" if level else ""
+    extra = f"，{COLOUR_ZH.get(level, level)}督办" if level else ""
     return _state(s, f"{unit}：{s.value}（截止 {due}，{days}{extra}）")
 
 

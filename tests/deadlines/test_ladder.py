@@ -140,3 +140,15 @@ def test_override_must_name_a_known_ladder(tmp_path: Path):
     )
     with pytest.raises(ConfigError, match="unknown ladder 'y'"):
         load_ladders(bad)
+
+
+def test_once_every_overdue_step_fired_nothing_more_fires():
+    # '0' (due today) was never sent because that day was not run: it must not come back late
+    fired = ["-3", "+1", "+3", "+5"]
+    assert steps_due(STANDARD, due=DUE, today=date(2020, 9, 29), calendar=CAL, fired=fired) == []
+
+
+def test_an_older_reminder_is_never_sent_after_a_newer_one():
+    # -1 went out; -3 never did (the obligation appeared late): nothing to send on the -1 day
+    assert steps_due(STANDARD, due=DUE, today=date(2020, 9, 14), calendar=CAL,
+                     fired=["-1"]) == []
