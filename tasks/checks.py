@@ -104,7 +104,7 @@ def item_flow_name(number: str, title: str) -> str:
 
 def _insert(session: Session, model):
     dialect = session.bind.dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model.__table__)
 
 
 @dataclass(frozen=True)
@@ -130,38 +130,97 @@ def active_items(ctx: EngineContext, *, plan_id: int | None = None) -> list[Item
         return [ItemRef(*r) for r in s.execute(stmt).all()]
 
 
+class _DayMemo:
+    """Memoised pure answers for one item on one day: obligations share few due dates, ladders
+    and calendars, so the ladder and the traffic light are computed once per distinct input
+    rather than once per obligation (tens of thousands on a province-sized item)."""
+
+    def __init__(self, as_of: date, warn: int):
+        self.as_of, self.warn = as_of, warn
+        self._steps: dict[tuple, list] = {}
+        self._standing: dict[tuple, Standing] = {}
+        self._left: dict[tuple, str] = {}
+
+    def steps(self, ladder, due: date, cal, fired: frozenset[str]) -> list:
+        key = (id(ladder), due, id(cal), fired)
+        out = self._steps.get(key)
+        if out is None:
+            out = self._steps[key] = steps_due(ladder, due=due, today=self.as_of, calendar=cal,
+                                               fired=fired)
+        return out
+
+    def standing(self, status: str, due: date | None, cal, late: int | None, paused: bool,
+                 escalated: bool) -> Standing:
+        key = (status, due, id(cal), late, paused, escalated)
+        out = self._standing.get(key)
+        if out is None:
+            out = self._standing[key] = standing_of(
+                status=status, due=due, today=self.as_of, calendar=cal,
+                warning_working_days=self.warn, late_working_days=late, paused=paused,
+                escalated=escalated)
+        return out
+
+    def days_left(self, due: date, cal) -> str:
+        key = (due, id(cal))
+        out = self._left.get(key)
+        if out is None:
+            out = self._left[key] = str(working_days_left(self.as_of, due, cal))
+        return out
+
+
+_NO_STEPS: frozenset[str] = frozenset()
+_OPEN = ObligationStatus.OPEN.value
+_WITHDRAWN = ObligationStatus.WITHDRAWN.value
+_NO_DAYS = (Standing.DONE, Standing.DONE_LATE, Standing.WITHDRAWN)
+_YELLOW = COLOUR_RANK["yellow"]
+
+
 def check_item(ctx: EngineContext, *, item_id: int, as_of: date, now: datetime) -> ItemReport:
     """Evaluate one item on ``as_of``: fire due ladder steps, record notices, report standings."""
-    warn = ctx.settings.warning_working_days
+    memo = _DayMemo(as_of, ctx.settings.warning_working_days)
     with ctx.session() as session, session.begin():
-        item = session.get(Item, item_id)
+        conn = session.connection()  # plain Core rows: no ORM result machinery per row
+        item = conn.execute(
+            sa.select(Item.id, Item.plan_id, Item.code, Item.number, Item.title, Item.lead_units,
+                      Item.responsible_units, Item.time_limits).where(Item.id == item_id)
+        ).one()
         report = ItemReport(item_id=item.id, code=item.code, number=item.number,
                             title=item.title, plan_id=item.plan_id, as_of=as_of)
-        units = {u.id: u for u in session.scalars(
-            sa.select(Unit).where(Unit.code.in_([*item.lead_units, *item.responsible_units])))}
-        obs = session.execute(
+        # unit id -> (name, kind, calendar); plain rows, not ORM objects (thousands per item)
+        units: dict[int, tuple[str, str, object]] = {}
+        codes = sorted({*item.lead_units, *item.responsible_units})
+        for start in range(0, len(codes), 5000):
+            for unit_id, name, kind in conn.execute(
+                sa.select(Unit.id, Unit.name, sa.type_coerce(Unit.kind, sa.String))
+                .where(Unit.code.in_(codes[start:start + 5000]))
+            ):
+                units[unit_id] = (name, kind, ctx.calendar_for_unit(unit_id))
+        obs = conn.execute(
             sa.select(Obligation.id, Obligation.unit_id, Obligation.rule_index,
-                      Obligation.due_date, Obligation.status, Obligation.paused,
-                      Obligation.late_working_days)
+                      Obligation.due_date, sa.type_coerce(Obligation.status, sa.String),
+                      Obligation.paused, Obligation.late_working_days)
             .where(Obligation.item_id == item_id, Obligation.status != ObligationStatus.WITHDRAWN)
         ).all()
         report.obligations = len(obs)
-        fired_rows = session.execute(
+        fired_rows = conn.execute(
             sa.select(Escalation.obligation_id, Escalation.step, Escalation.cycle,
-                      Escalation.colour, Escalation.fired_on, Escalation.kind)
+                      Escalation.colour, Escalation.fired_on)
             .join(Obligation, Obligation.id == Escalation.obligation_id)
             .where(Obligation.item_id == item_id)
         ).all()
         fired: dict[tuple[int, date], set[str]] = defaultdict(set)
         level: dict[tuple[int, date], str | None] = {}
         last: dict[int, tuple[date, str]] = {}
-        for ob_id, step, cycle, colour, fired_on, _kind in fired_rows:
-            fired[(ob_id, cycle)].add(step)
-            if COLOUR_RANK[colour] > COLOUR_RANK[level.get((ob_id, cycle))]:
-                level[(ob_id, cycle)] = colour
-            if ob_id not in last or fired_on >= last[ob_id][0]:
+        for ob_id, step, cycle, colour, fired_on in fired_rows:
+            key = (ob_id, cycle)
+            fired[key].add(step)
+            if COLOUR_RANK[colour] > COLOUR_RANK[level.get(key)]:
+                level[key] = colour
+            prev = last.get(ob_id)
+            if prev is None or fired_on >= prev[0]:
                 last[ob_id] = (fired_on, step)
         rule_kinds = [((tl.get("rule") or {}).get("kind") or "") for tl in item.time_limits]
+        ladders: dict[tuple[str, int], object] = {}
 
         new_steps: list[dict] = []
         per_unit: dict[int, list[tuple[Standing, date | None, str | None, int]]] = defaultdict(list)
@@ -169,14 +228,17 @@ def check_item(ctx: EngineContext, *, item_id: int, as_of: date, now: datetime) 
             unit = units.get(unit_id)
             if unit is None:
                 continue
-            cal = ctx.calendar_for_unit(unit_id)
+            cal = unit[2]
             cur_level = level.get((ob_id, due)) if due else None
-            if status == ObligationStatus.OPEN and not paused and due is not None:
-                ladder = ctx.ladders.ladder_for(
-                    item_code=item.code, unit_kind=unit.kind.value,
-                    rule_kind=rule_kinds[rule_index] if rule_index < len(rule_kinds) else "")
-                for step in steps_due(ladder, due=due, today=as_of, calendar=cal,
-                                      fired=fired.get((ob_id, due), ())):
+            if status == _OPEN and not paused and due is not None:
+                ladder = ladders.get((unit[1], rule_index))
+                if ladder is None:
+                    ladder = ladders[(unit[1], rule_index)] = ctx.ladders.ladder_for(
+                        item_code=item.code, unit_kind=unit[1],
+                        rule_kind=rule_kinds[rule_index] if rule_index < len(rule_kinds) else "")
+                done = fired.get((ob_id, due))
+                for step in memo.steps(ladder, due, cal,
+                                       frozenset(done) if done else _NO_STEPS):
                     new_steps.append({
                         "obligation_id": ob_id, "step": step.step, "cycle": due,
                         "kind": step.kind, "colour": step.colour,
@@ -186,51 +248,52 @@ def check_item(ctx: EngineContext, *, item_id: int, as_of: date, now: datetime) 
                     last[ob_id] = (as_of, step.step)
                     if COLOUR_RANK[step.colour] > COLOUR_RANK[cur_level]:
                         cur_level = step.colour
-            standing = standing_of(
-                status=status.value, due=due, today=as_of, calendar=cal,
-                warning_working_days=warn, late_working_days=late, paused=paused,
-                escalated=COLOUR_RANK[cur_level] >= COLOUR_RANK["yellow"])
+            standing = memo.standing(status, due, cal, late, paused,
+                                     COLOUR_RANK[cur_level] >= _YELLOW)
             per_unit[unit_id].append((standing, due, cur_level, ob_id))
 
         if new_steps:
             report.fired, report.notices = _write_steps(session, new_steps, as_of)
 
         for unit_id, entries in per_unit.items():
-            worst = max(entries, key=lambda e: (SEVERITY[e[0]], -(e[1] or date.max).toordinal()))
+            worst = (max(entries, key=_worst_key) if len(entries) > 1 else entries[0])
             standing, due, colour, ob_id = worst
-            cal = ctx.calendar_for_unit(unit_id)
-            if due is not None and standing not in (Standing.DONE, Standing.DONE_LATE,
-                                                     Standing.WITHDRAWN):
-                days = str(working_days_left(as_of, due, cal))
-            else:
-                days = "—"
+            name, _kind, cal = units[unit_id]
+            days = memo.days_left(due, cal) if due is not None and standing not in _NO_DAYS \
+                else "—"
             reminder = last.get(ob_id)
             report.units.append(UnitRow(
-                unit_id=unit_id, unit_name=units[unit_id].name, standing=standing, due_date=due,
+                unit_id=unit_id, unit_name=name, standing=standing, due_date=due,
                 days=days, status=standing.value,
                 last_reminder=f"{reminder[0].isoformat()}（{reminder[1]}）" if reminder else "—",
-                level=max((e[2] for e in entries), key=lambda c: COLOUR_RANK[c]),
+                level=(max((e[2] for e in entries), key=COLOUR_RANK.__getitem__)
+                       if len(entries) > 1 else colour),
                 obligations=len(entries)))
         report.units.sort(key=lambda u: (-SEVERITY[u.standing], u.due_date or date.max,
                                          u.unit_name))
     return report
 
 
+def _worst_key(entry: tuple) -> tuple[int, int]:
+    return SEVERITY[entry[0]], -(entry[1] or date.max).toordinal()
+
+
 def _write_steps(session: Session, steps: list[dict], as_of: date) -> tuple[int, int]:
     rows = [{k: v for k, v in s.items() if not k.startswith("_")} for s in steps]
-    session.execute(_insert(session, Escalation).on_conflict_do_nothing(
+    conn = session.connection()
+    conn.execute(_insert(session, Escalation).on_conflict_do_nothing(
         index_elements=["obligation_id", "step", "cycle"]), rows)
     # The ids of what we just inserted (or what a concurrent run inserted): look them up.
     ob_ids = sorted({s["obligation_id"] for s in steps})
     ids = {}
     for chunk in range(0, len(ob_ids), 5000):
         part = ob_ids[chunk:chunk + 5000]
-        for esc_id, ob_id, step, cycle in session.execute(
+        for esc_id, ob_id, step, cycle in conn.execute(
             sa.select(Escalation.id, Escalation.obligation_id, Escalation.step, Escalation.cycle)
             .where(Escalation.obligation_id.in_(part), Escalation.fired_on == as_of)
         ).all():
             ids[(ob_id, step, cycle)] = esc_id
-    unit_ids = sorted({s["_unit"] for s in steps})
+    unit_ids = {s["_unit"] for s in steps}
     contacts = _contacts_by_role(session, unit_ids, as_of)
     coordinators = contacts.get(("*", ContactRole.COORDINATOR), [])
     notices = []
@@ -245,17 +308,18 @@ def _write_steps(session: Session, steps: list[dict], as_of: date) -> tuple[int,
                 notices.extend({"escalation_id": esc_id, "contact_id": c, "role": kind}
                                for c in people)
     if notices:
-        session.execute(_insert(session, Notice).on_conflict_do_nothing(
+        conn.execute(_insert(session, Notice).on_conflict_do_nothing(
             index_elements=["escalation_id", "contact_id"]), notices)
     return len(ids), len(notices)
 
 
-def _contacts_by_role(session: Session, unit_ids: list[int], on: date) -> dict:
+def _contacts_by_role(session: Session, unit_ids: set[int], on: date) -> dict:
     out: dict = defaultdict(list)
-    rows = session.execute(
+    rows = session.connection().execute(
         sa.select(Contact.id, Contact.unit_id, Contact.role, Contact.active_from,
                   Contact.active_to)
-        .where(sa.or_(Contact.unit_id.in_(unit_ids), Contact.role == ContactRole.COORDINATOR))
+        .where(sa.or_(Contact.unit_id.in_(sorted(unit_ids)),
+                      Contact.role == ContactRole.COORDINATOR))
         .order_by(Contact.id)
     ).all()
     for cid, unit_id, role, start, end in rows:

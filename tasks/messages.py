@@ -29,7 +29,7 @@ from notifications.render import (
 )
 from tasks.checks import COLOUR_RANK, item_flow_name
 from tasks.context import EngineContext
-from tasks.outbox import OutboxKey, enqueue_message, next_send_time
+from tasks.outbox import NewMessage, OutboxKey, enqueue_messages, next_send_time
 
 STEP_STATUS = {"upcoming": "即将到期", "due_today": "今日到期", "overdue": "已逾期（催办）",
                "escalation": "已督办"}
@@ -47,7 +47,25 @@ class MessageSummary:
         return dict(self.__dict__)
 
 
-def _requirement(item: Item, rule_index: int) -> str:
+@dataclass(frozen=True)
+class _Item:
+    id: int
+    number: str
+    title: str
+    time_limits: list
+    flow_name: str
+
+
+@dataclass(frozen=True)
+class _Contact:
+    id: int
+    unit_id: int
+    name: str
+    role: ContactRole
+    email: str | None
+
+
+def _requirement(item: _Item | Item, rule_index: int) -> str:
     limits = item.time_limits or []
     if rule_index < len(limits):
         tl = limits[rule_index]
@@ -55,9 +73,20 @@ def _requirement(item: Item, rule_index: int) -> str:
     return item.title
 
 
+def _chunked(ids, size: int = 5000):
+    ids = sorted(ids)
+    for start in range(0, len(ids), size):
+        yield ids[start:start + size]
+
+
 def write_messages(ctx: EngineContext, *, as_of: date, now: datetime,
-                   attach_xlsx_from: int = 4) -> MessageSummary:
-    """Write today's messages for every contact with pending notices (see module docs)."""
+                   attach_xlsx_from: int = 4, batch: int = 500) -> MessageSummary:
+    """Write today's messages for every contact with pending notices (see module docs).
+
+    Contacts are handled ``batch`` at a time: render their messages, write the outbox rows in
+    one statement, then point their notices at them — a province's thousands of digests cost a
+    few dozen statements, not a few per contact.
+    """
     summary = MessageSummary()
     office = ctx.settings.office
     domain = ctx.mail.message_id_domain
@@ -73,16 +102,49 @@ def write_messages(ctx: EngineContext, *, as_of: date, now: datetime,
         ).all()
         if not rows:
             return summary
-        contacts = {c.id: c for c in session.scalars(
-            sa.select(Contact).where(Contact.id.in_({r.contact_id for r in rows})))}
-        items = {i.id: i for i in session.scalars(
-            sa.select(Item).where(Item.id.in_({r.item_id for r in rows})))}
-        units = {u.id: u for u in session.scalars(
-            sa.select(Unit).where(Unit.id.in_({r.unit_id for r in rows} |
-                                              {c.unit_id for c in contacts.values()})))}
+        contacts: dict[int, _Contact] = {}
+        for part in _chunked({r.contact_id for r in rows}):
+            contacts.update((c[0], _Contact(*c)) for c in session.execute(
+                sa.select(Contact.id, Contact.unit_id, Contact.name, Contact.role, Contact.email)
+                .where(Contact.id.in_(part))))
+        items = {i.id: _Item(i.id, i.number, i.title, i.time_limits,
+                             item_flow_name(i.number, i.title))
+                 for i in session.execute(
+                     sa.select(Item.id, Item.number, Item.title, Item.time_limits)
+                     .where(Item.id.in_({r.item_id for r in rows})))}
+        unit_ids = {r.unit_id for r in rows} | {c.unit_id for c in contacts.values()}
+        units: dict[int, str] = {}
+        for part in _chunked(unit_ids):
+            units.update((uid, name) for uid, name in session.execute(
+                sa.select(Unit.id, Unit.name).where(Unit.id.in_(part))))
+        liaisons = _liaison_names(session, {c.unit_id for c in contacts.values()
+                                            if c.role != ContactRole.COORDINATOR})
         by_contact: dict[int, list] = defaultdict(list)
         for r in rows:
             by_contact[r.contact_id].append(r)
+        look = _Lookups(ctx, items, units, liaisons, as_of)
+
+        pending: list[tuple[str, list[int], NewMessage]] = []
+
+        def flush() -> None:
+            ids = enqueue_messages(session, [m for _, _, m in pending], domain=domain,
+                                   created_at=now)
+            links = []
+            for (kind, notice_ids, _), row_id in zip(pending, ids, strict=True):
+                if row_id is None:
+                    summary.waiting_notices += len(notice_ids)
+                    continue
+                links.extend({"notice_id": n, "row_id": row_id} for n in notice_ids)
+                summary.messages += 1
+                if kind == "coordinator_digest":
+                    summary.coordinator += 1
+                elif kind == "escalation":
+                    summary.escalations += 1
+                else:
+                    summary.digests += 1
+            if links:
+                session.connection().execute(_LINK_NOTICE, links)
+            pending.clear()
 
         for contact_id, notices in by_contact.items():
             contact = contacts[contact_id]
@@ -90,60 +152,92 @@ def write_messages(ctx: EngineContext, *, as_of: date, now: datetime,
                 continue  # IM-only contacts: delivered by their robot channel (not e-mail)
             cal = ctx.calendar_for_unit(contact.unit_id)
             if contact.role == ContactRole.COORDINATOR:
-                kind, rendered = "coordinator_digest", _coordinator(ctx, notices, items, units,
-                                                                   contact, as_of, now, office)
+                kind, rendered = "coordinator_digest", _coordinator(ctx, notices, look, contact,
+                                                                   as_of, now, office)
             else:
-                kind, rendered = _unit_message(ctx, notices, items, units, contact, as_of, now,
-                                               office, attach_xlsx_from)
+                kind, rendered = _unit_message(ctx, notices, look, contact, as_of, now, office,
+                                               attach_xlsx_from)
             not_before = next_send_time(as_of, calendar=cal, hour=ctx.settings.reminder_hour,
                                         sending_hours=ctx.settings.sending_hours)
-            row, created = enqueue_message(
-                session, key=OutboxKey(scope=f"contact:{contact_id}:email", kind=kind, level="",
-                                       period=as_of.isoformat()),
+            pending.append((kind, [n.id for n in notices], NewMessage(
+                key=OutboxKey(scope=f"contact:{contact_id}:email", kind=kind, level="",
+                              period=as_of.isoformat()),
                 rendered=rendered, recipient_name=contact.name, recipient_address=contact.email,
-                not_before=not_before, domain=domain, contact_id=contact_id, created_at=now)
-            if not created:
-                summary.waiting_notices += len(notices)
-                continue
-            session.execute(sa.update(Notice).where(Notice.id.in_([n.id for n in notices]))
-                            .values(outbox_id=row.id))
-            summary.messages += 1
-            if kind == "coordinator_digest":
-                summary.coordinator += 1
-            elif kind == "escalation":
-                summary.escalations += 1
-            else:
-                summary.digests += 1
+                not_before=not_before, contact_id=contact_id)))
+            if len(pending) >= batch:
+                flush()
+        if pending:
+            flush()
     return summary
 
 
-def _digest_rows(ctx, notices, items, units, as_of) -> list[DigestRow]:
+_NOTICE = Notice.__table__
+_LINK_NOTICE = (sa.update(_NOTICE).where(_NOTICE.c.id == sa.bindparam("notice_id"))
+                .values(outbox_id=sa.bindparam("row_id")))
+
+
+def _liaison_names(session, unit_ids: set[int]) -> dict[int, str]:
+    """The first liaison (by id) of each unit — named on its 督办单 as the contact person."""
+    out: dict[int, str] = {}
+    for part in _chunked(unit_ids):
+        for unit_id, name in session.execute(
+            sa.select(Contact.unit_id, Contact.name)
+            .where(Contact.unit_id.in_(part), Contact.role == ContactRole.LIAISON)
+            .order_by(Contact.id)
+        ):
+            out.setdefault(unit_id, name)
+    return out
+
+
+class _Lookups:
+    """Per-run caches: items, unit names, working days left per (unit calendar, due date)."""
+
+    def __init__(self, ctx: EngineContext, items: dict[int, _Item], units: dict[int, str],
+                 liaisons: dict[int, str], as_of: date):
+        self.ctx, self.items, self.units, self.liaisons, self.as_of = (ctx, items, units,
+                                                                       liaisons, as_of)
+        self._left: dict[tuple[int, date], int] = {}
+        self._requirement: dict[tuple[int, int], str] = {}
+
+    def left(self, unit_id: int, due: date) -> int:
+        cal = self.ctx.calendar_for_unit(unit_id)
+        key = (id(cal), due)
+        value = self._left.get(key)
+        if value is None:
+            value = self._left[key] = working_days_left(self.as_of, due, cal).value
+        return value
+
+    def requirement(self, item_id: int, rule_index: int) -> str:
+        key = (item_id, rule_index)
+        value = self._requirement.get(key)
+        if value is None:
+            value = self._requirement[key] = _requirement(self.items[item_id], rule_index)
+        return value
+
+
+def _digest_rows(notices, look: _Lookups) -> list[DigestRow]:
     best: dict[tuple[int, int, date | None], tuple] = {}
     for n in notices:  # one row per obligation, at its most advanced step
         key = (n.item_id, n.unit_id, n.due_date)
         if key not in best or COLOUR_RANK[n.colour] >= COLOUR_RANK[best[key].colour]:
             best[key] = n
-    out = []
-    for n in best.values():
-        item = items[n.item_id]
-        cal = ctx.calendar_for_unit(n.unit_id)
-        left = working_days_left(as_of, n.due_date, cal).value
-        out.append(DigestRow(item=item_flow_name(item.number, item.title),
-                             requirement=_requirement(item, n.rule_index), due_date=n.due_date,
-                             working_days_left=left, status=STEP_STATUS.get(n.kind, "")))
-    return out
+    return [DigestRow(item=look.items[n.item_id].flow_name,
+                      requirement=look.requirement(n.item_id, n.rule_index), due_date=n.due_date,
+                      working_days_left=look.left(n.unit_id, n.due_date),
+                      status=STEP_STATUS.get(n.kind, ""))
+            for n in best.values()]
 
 
-def _unit_message(ctx, notices, items, units, contact, as_of, now, office,
+def _unit_message(ctx, notices, look: _Lookups, contact: _Contact, as_of, now, office,
                   attach_xlsx_from) -> tuple[str, RenderedMessage]:
-    rows = _digest_rows(ctx, notices, items, units, as_of)
-    unit_name = units[contact.unit_id].name
+    rows = _digest_rows(notices, look)
+    unit_name = look.units[contact.unit_id]
     escalated = [n for n in notices if n.kind == "escalation" and n.role == "to"]
     if escalated:
         colour = max((n.colour for n in escalated), key=lambda c: COLOUR_RANK[c])
         ctx_ = EscalationContext(
             leader_name=contact.name, unit_name=unit_name,
-            contact_name=_liaison_name(contact, units), level=colour,
+            contact_name=look.liaisons.get(contact.unit_id, "—"), level=colour,
             sheet_no=f"督〔{as_of.year}〕{as_of:%m%d}-{contact.id}号", rows=tuple(rows),
             issued_at=now, reply_by=ctx.national.add_working_days(as_of, 2),
             office_name=office)
@@ -154,12 +248,8 @@ def _unit_message(ctx, notices, items, units, contact, as_of, now, office,
     return "digest", rendered
 
 
-def _liaison_name(contact: Contact, units) -> str:
-    liaisons = [c for c in units[contact.unit_id].contacts if c.role == ContactRole.LIAISON]
-    return liaisons[0].name if liaisons else "—"
-
-
-def _coordinator(ctx, notices, items, units, contact, as_of, now, office) -> RenderedMessage:
+def _coordinator(ctx, notices, look: _Lookups, contact: _Contact, as_of, now,
+                 office) -> RenderedMessage:
     rows = []
     seen = set()
     for n in notices:
@@ -167,11 +257,9 @@ def _coordinator(ctx, notices, items, units, contact, as_of, now, office) -> Ren
         if key in seen:
             continue
         seen.add(key)
-        item = items[n.item_id]
-        cal = ctx.calendar_for_unit(n.unit_id)
         rows.append(CoordinatorRow(
-            unit_name=units[n.unit_id].name, item=item_flow_name(item.number, item.title),
-            due_date=n.due_date, working_days_left=working_days_left(as_of, n.due_date, cal).value,
+            unit_name=look.units[n.unit_id], item=look.items[n.item_id].flow_name,
+            due_date=n.due_date, working_days_left=look.left(n.unit_id, n.due_date),
             status=STEP_STATUS.get(n.kind, ""), escalation_level=n.colour))
     digest = CoordinatorDigestContext(coordinator_name=contact.name, report_date=as_of,
                                       rows=tuple(rows), generated_at=now, office_name=office)

@@ -1,14 +1,17 @@
 """The outbox: every message is first a database row, then delivered — exactly once as far as
 SMTP allows.
 
-1. ``enqueue_message`` inserts a row under its unique key (scope, kind, level, period); the
-   database refuses a second row, so re-running a reminder run writes nothing new.  The
-   Message-ID is derived from the row id, so every retry carries the same id.
+1. ``enqueue_message`` (one) and ``enqueue_messages`` (a run's thousands, in a few statements)
+   insert rows under their unique key (scope, kind, level, period); the database refuses a
+   second row, so re-running a reminder run writes nothing new.  The Message-ID is derived from
+   the row id, so every retry carries the same id.
 2. ``deliver_outbox`` claims due rows (status ``sending``, committed), hands them to the
    transport on one connection per batch and records each result as it arrives (committed per
    message).  A crash between two messages leaves the delivered ones ``delivered`` and the rest
    ``sending``/``pending``; the next run sends those.  The only possible duplicate is the message
-   in flight whose server reply was lost — and it keeps its Message-ID.
+   in flight whose server reply was lost — and it keeps its Message-ID.  A transport that
+   recognises what it already delivered (the file outbox) has its results committed in groups:
+   a crash there loses only records, and the next run finds those messages delivered.
 3. Transient failures (4xx, dropped connections, timeouts) go back to ``pending`` for the next
    run, up to ``max_attempts``; permanent failures (5xx, refused recipient, robot errcode) are
    ``failed`` with the server's reply, shown to the coordinator.
@@ -54,7 +57,7 @@ class OutboxKey:
 
 def _insert(session: Session):
     return (postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert)(
-        OutboxMessage
+        OutboxMessage.__table__
     )
 
 
@@ -65,6 +68,76 @@ def next_send_time(day: date, *, calendar: WorkCalendar, hour: int,
     hour = min(max(hour, start), end - 1)
     day = calendar.next_working_day(day)
     return pendulum.datetime(day.year, day.month, day.day, hour, tz=TZ)
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    """One message for :func:`enqueue_messages`."""
+
+    key: OutboxKey
+    rendered: RenderedMessage
+    recipient_name: str
+    recipient_address: str
+    not_before: datetime
+    contact_id: int | None = None
+    channel: str = "email"
+
+
+_KEY_COLUMNS = ("scope", "kind", "level", "period")
+_MSG = OutboxMessage.__table__
+_SET_MESSAGE_ID = (sa.update(_MSG).where(_MSG.c.id == sa.bindparam("row_id"))
+                   .values(message_id=sa.bindparam("new_message_id")))
+
+
+def enqueue_messages(session: Session, messages: Sequence[NewMessage], *, domain: str,
+                     created_at: datetime) -> list[int | None]:
+    """Write many message rows at once; per message its new row id, or None when a row with
+    its key already exists (then nothing is written for it).
+
+    One ``INSERT … ON CONFLICT DO NOTHING RETURNING`` per batch of rows: the database decides
+    which keys are new, so a concurrent run cannot make a message count as written twice.
+    Message-IDs come from the row ids, attachments follow in one more statement.
+    """
+    if not messages:
+        return []
+    conn = session.connection()
+    params, seen = [], set()
+    for m in messages:
+        k = m.key
+        if (k.scope, k.kind, k.level, k.period) in seen:
+            continue  # the same key twice in one call: the first one wins, as row by row
+        seen.add((k.scope, k.kind, k.level, k.period))
+        r = m.rendered
+        params.append({
+            "scope": k.scope, "kind": k.kind, "level": k.level, "period": k.period,
+            "channel": m.channel, "contact_id": m.contact_id, "recipient_name": m.recipient_name,
+            "recipient_address": m.recipient_address, "subject": r.subject,
+            "text_body": r.text, "html_body": r.html, "markdown_body": r.markdown,
+            "status": OutboxStatus.PENDING.value, "not_before": m.not_before, "attempts": 0,
+            "created_at": created_at,
+        })
+    stmt = (_insert(session).on_conflict_do_nothing(index_elements=list(_KEY_COLUMNS))
+            .returning(_MSG.c.id, *(_MSG.c[c] for c in _KEY_COLUMNS)))
+    created: dict[tuple[str, str, str, str], int] = {}
+    for start in range(0, len(params), 500):
+        for row_id, *key in conn.execute(stmt, params[start:start + 500]):
+            created[tuple(key)] = row_id
+    ids: list[int | None] = []
+    updates, attachments = [], []
+    for m in messages:
+        k = m.key
+        row_id = created.pop((k.scope, k.kind, k.level, k.period), None)
+        ids.append(row_id)
+        if row_id is None:
+            continue
+        updates.append({"row_id": row_id, "new_message_id": make_message_id(row_id, domain)})
+        attachments.extend({"message_id": row_id, "filename": a.filename, "mime": a.mime,
+                            "content": a.content} for a in m.rendered.attachments)
+    if updates:
+        conn.execute(_SET_MESSAGE_ID, updates)
+    if attachments:
+        conn.execute(sa.insert(OutboxAttachment.__table__), attachments)
+    return ids
 
 
 def enqueue_message(
@@ -81,20 +154,11 @@ def enqueue_message(
     created_at: datetime,
 ) -> tuple[OutboxMessage, bool]:
     """Write the message row unless its key exists; returns (row, created)."""
-    stmt = (
-        _insert(session)
-        .values(
-            scope=key.scope, kind=key.kind, level=key.level, period=key.period, channel=channel,
-            contact_id=contact_id, recipient_name=recipient_name,
-            recipient_address=recipient_address, subject=rendered.subject,
-            text_body=rendered.text, html_body=rendered.html, markdown_body=rendered.markdown,
-            status=OutboxStatus.PENDING.value, not_before=not_before, attempts=0,
-            created_at=created_at,
-        )
-        .on_conflict_do_nothing(index_elements=["scope", "kind", "level", "period"])
-        .returning(OutboxMessage.id)
-    )
-    new_id = session.execute(stmt).scalar_one_or_none()
+    [new_id] = enqueue_messages(
+        session, [NewMessage(key=key, rendered=rendered, recipient_name=recipient_name,
+                             recipient_address=recipient_address, not_before=not_before,
+                             contact_id=contact_id, channel=channel)],
+        domain=domain, created_at=created_at)
     if new_id is None:
         existing = session.scalars(
             sa.select(OutboxMessage).where(
@@ -102,14 +166,6 @@ def enqueue_message(
                 OutboxMessage.level == key.level, OutboxMessage.period == key.period)
         ).one()
         return existing, False
-    session.execute(
-        sa.update(OutboxMessage).where(OutboxMessage.id == new_id)
-        .values(message_id=make_message_id(new_id, domain))
-    )
-    for att in rendered.attachments:
-        session.add(OutboxAttachment(message_id=new_id, filename=att.filename, mime=att.mime,
-                                     content=att.content))
-    session.flush()
     return session.get(OutboxMessage, new_id), True
 
 
@@ -126,13 +182,38 @@ class DeliverySummary:
                 "waiting": self.waiting}
 
 
-def _outgoing(row: OutboxMessage) -> OutgoingMessage:
+_ATT = OutboxAttachment.__table__
+_DUE_COLUMNS = (_MSG.c.id, _MSG.c.contact_id, _MSG.c.not_before, _MSG.c.attempts,
+                _MSG.c.message_id, _MSG.c.kind, _MSG.c.recipient_name, _MSG.c.recipient_address,
+                _MSG.c.subject, _MSG.c.text_body, _MSG.c.html_body)
+
+
+def _outgoing(row, attachments: Sequence[Attachment] = ()) -> OutgoingMessage:
     return OutgoingMessage(
         message_id=row.message_id, kind=row.kind, recipient_name=row.recipient_name,
         recipient_address=row.recipient_address, subject=row.subject, text=row.text_body,
-        html=row.html_body,
-        attachments=tuple(Attachment(a.filename, a.content, a.mime) for a in row.attachments),
+        html=row.html_body, attachments=tuple(attachments),
     )
+
+
+def _attachments(conn, ids: list[int]) -> dict[int, list[Attachment]]:
+    out: dict[int, list[Attachment]] = {}
+    for start in range(0, len(ids), 5000):
+        for message_id, filename, content, mime in conn.execute(
+            sa.select(_ATT.c.message_id, _ATT.c.filename, _ATT.c.content, _ATT.c.mime)
+            .where(_ATT.c.message_id.in_(ids[start:start + 5000])).order_by(_ATT.c.id)
+        ):
+            out.setdefault(message_id, []).append(Attachment(filename, content, mime))
+    return out
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    """What recording a result needs to know about its row (as claimed)."""
+
+    attempts: int
+    recipient_name: str
+    recipient_address: str
 
 
 def deliver_outbox(
@@ -149,15 +230,14 @@ def deliver_outbox(
     """Deliver every due row of ``channel``; see the module docs for the guarantees."""
     summary = DeliverySummary()
     local = pendulum.instance(now).in_tz(TZ)
-    with Session(engine) as session:
-        rows = session.scalars(
-            sa.select(OutboxMessage)
-            .where(OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]),
-                   OutboxMessage.channel == channel,
-                   OutboxMessage.attempts < max_attempts)
-            .order_by(OutboxMessage.id).limit(limit)
+    with engine.begin() as conn:
+        rows = conn.execute(
+            sa.select(*_DUE_COLUMNS)
+            .where(_MSG.c.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]),
+                   _MSG.c.channel == channel, _MSG.c.attempts < max_attempts)
+            .order_by(_MSG.c.id).limit(limit)
         ).all()
-        ready: list[OutboxMessage] = []
+        ready = []
         for row in rows:
             if row.not_before > now or not _may_send(local, calendar_for_contact(row.contact_id),
                                                      sending_hours):
@@ -166,18 +246,41 @@ def deliver_outbox(
             ready.append(row)
         if not ready:
             return summary
-        outgoing = [_outgoing(r) for r in ready]
-        by_message_id = {r.message_id: r.id for r in ready}
-        for row in ready:  # claim: a crash from here on leaves them to be retried
-            row.status = OutboxStatus.SENDING
-            row.attempts += 1
-        session.commit()
+        ids = [r.id for r in ready]
+        files = _attachments(conn, ids)
+        outgoing = [_outgoing(r, files.get(r.id, ())) for r in ready]
+        for start in range(0, len(ids), 5000):  # claim: a crash from here on leaves them to retry
+            conn.execute(sa.update(_MSG).where(_MSG.c.id.in_(ids[start:start + 5000]))
+                         .values(status=OutboxStatus.SENDING, attempts=_MSG.c.attempts + 1))
+    by_message_id = {r.message_id: r.id for r in ready}
+    claimed = {r.id: _Claimed(r.attempts + 1, r.recipient_name, r.recipient_address)
+               for r in ready}
+    # A transport that recognises what it already delivered (the file outbox) makes a lost
+    # record harmless — the next run finds the message there and records it then — so its
+    # results are committed in groups; for SMTP every result is committed before the next send.
+    group = RECORD_GROUP if getattr(transport, "detects_duplicates", False) else 1
+    pending: list[tuple[int, DeliveryResult, _Claimed]] = []
 
-    def on_result(result: DeliveryResult) -> None:
-        _record(engine, by_message_id[result.message_id], result, now, max_attempts, summary)
+    with engine.connect() as conn:  # one connection for all the records
+        def on_result(result: DeliveryResult) -> None:
+            row_id = by_message_id[result.message_id]
+            if group == 1:
+                _record(conn, row_id, result, now, max_attempts, summary, claimed[row_id])
+                return
+            pending.append((row_id, result, claimed[row_id]))
+            if len(pending) >= group:
+                _record_many(conn, pending, now, max_attempts, summary)
+                pending.clear()
 
-    Deliverer(transport).deliver(outgoing, on_result=on_result)
+        try:
+            Deliverer(transport).deliver(outgoing, on_result=on_result)
+        finally:
+            if pending:
+                _record_many(conn, pending, now, max_attempts, summary)
     return summary
+
+
+RECORD_GROUP = 200
 
 
 def _may_send(local: pendulum.DateTime, calendar: WorkCalendar,
@@ -186,26 +289,48 @@ def _may_send(local: pendulum.DateTime, calendar: WorkCalendar,
     return calendar.is_working_day(local.date()) and start <= local.hour < end
 
 
-def _record(engine: Engine, row_id: int, result: DeliveryResult, now: datetime,
-            max_attempts: int, summary: DeliverySummary) -> None:
-    with Session(engine) as session, session.begin():
-        row = session.get(OutboxMessage, row_id)
-        session.add(DeliveryAttempt(message_id=row_id, at=now, status=result.status.value,
-                                    code=result.code, reply=result.reply or None))
-        row.last_code, row.last_reply = result.code, result.reply or None
+_ADD_ATTEMPT = sa.insert(DeliveryAttempt.__table__)
+_SET_DELIVERED = (sa.update(_MSG).where(_MSG.c.id == sa.bindparam("row_id"))
+                  .values(status=sa.bindparam("new_status"), delivered_at=sa.bindparam("at"),
+                          last_code=sa.bindparam("code"), last_reply=sa.bindparam("reply")))
+_SET_OUTCOME = (sa.update(_MSG).where(_MSG.c.id == sa.bindparam("row_id"))
+                .values(status=sa.bindparam("new_status"), last_code=sa.bindparam("code"),
+                        last_reply=sa.bindparam("reply")))
+
+
+def _record(conn, row_id: int, result: DeliveryResult, now: datetime, max_attempts: int,
+            summary: DeliverySummary, row: _Claimed) -> None:
+    """Record one result and commit it before the next message goes out."""
+    _record_many(conn, [(row_id, result, row)], now, max_attempts, summary)
+
+
+def _record_many(conn, results: Sequence[tuple[int, DeliveryResult, _Claimed]], now: datetime,
+                 max_attempts: int, summary: DeliverySummary) -> None:
+    """Record results (attempt rows and the messages' new status) in one transaction."""
+    attempts, delivered, others, failures = [], [], [], []
+    for row_id, result, row in results:
+        reply = result.reply or None
+        attempts.append({"message_id": row_id, "at": now, "status": result.status.value,
+                         "code": result.code, "reply": reply})
+        change = {"row_id": row_id, "code": result.code, "reply": reply}
         if result.status is DeliveryStatus.DELIVERED:
-            row.status = OutboxStatus.DELIVERED
-            row.delivered_at = now
-            summary.delivered += 1
+            delivered.append({**change, "new_status": OutboxStatus.DELIVERED, "at": now})
         elif result.status is DeliveryStatus.TRANSIENT_FAILURE and row.attempts < max_attempts:
-            row.status = OutboxStatus.PENDING
-            summary.transient += 1
+            others.append({**change, "new_status": OutboxStatus.PENDING})
         else:
-            row.status = OutboxStatus.FAILED
-            summary.failed += 1
-            summary.failures.append(
-                f"{row.recipient_name} <{row.recipient_address}>: {result.code or ''} {result.reply}"
-            )
+            others.append({**change, "new_status": OutboxStatus.FAILED})
+            failures.append(f"{row.recipient_name} <{row.recipient_address}>: "
+                            f"{result.code or ''} {result.reply}")
+    with conn.begin():
+        conn.execute(_ADD_ATTEMPT, attempts)
+        if delivered:
+            conn.execute(_SET_DELIVERED, delivered)
+        if others:
+            conn.execute(_SET_OUTCOME, others)
+    summary.delivered += len(delivered)
+    summary.transient += sum(1 for o in others if o["new_status"] is OutboxStatus.PENDING)
+    summary.failed += len(failures)
+    summary.failures.extend(failures)
 
 
 def list_failed(session: Session, *, since: datetime | None = None) -> Sequence[OutboxMessage]:
@@ -217,9 +342,11 @@ def list_failed(session: Session, *, since: datetime | None = None) -> Sequence[
 
 __all__ = [
     "DeliverySummary",
+    "NewMessage",
     "OutboxKey",
     "deliver_outbox",
     "enqueue_message",
+    "enqueue_messages",
     "list_failed",
     "next_send_time",
 ]

@@ -3,7 +3,9 @@ so a year can be replayed without Prefect and each step tested on its own).
 
 The wrappers are ``async``: measured here, a sync task called from an async flow costs ~28 ms
 (a new API client and TLS context per call), an async one ~3 ms. The work inside is ordinary
-blocking code — runs are sequential, SQLite has one writer anyway.
+blocking code and runs one step at a time (SQLite has one writer anyway); only the item checks
+go to a worker thread, so that the daily run can overlap one item flow's Prefect round trips
+with another item's check (see ``flows/daily.py``).
 
 No task caches its result: every side effect is idempotent by database key, and a cached
 result would hide a real re-run from the UI.
@@ -11,9 +13,11 @@ result would hide a real re-run from the UI.
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -40,10 +44,19 @@ def get_context(config_dir: str | None = None, db_url: str | None = None) -> Eng
     return build_context(config_dir, db_url)
 
 
+# One worker thread runs every item check, in the order the item flows submit them: checks
+# never overlap (one writer), and the next check starts the moment the previous one ends,
+# without waiting for the event loop, which meanwhile serves the other item flows.
+_CHECKS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="duban-check")
+
+
 @task(name="检查条目", cache_policy=NO_CACHE)
 async def check_item_task(item_id: int, as_of: date, now: datetime, config_dir: str | None = None,
                     db_url: str | None = None) -> ItemReport:
-    return check_item(get_context(config_dir, db_url), item_id=item_id, as_of=as_of, now=now)
+    """The item's check, run on the check thread (see ``_CHECKS``)."""
+    call = partial(check_item, get_context(config_dir, db_url), item_id=item_id, as_of=as_of,
+                   now=now)
+    return await asyncio.get_running_loop().run_in_executor(_CHECKS, call)
 
 
 def _state(standing: Standing, message: str) -> State:
@@ -53,7 +66,7 @@ def _state(standing: Standing, message: str) -> State:
     return Completed(name=standing.value, message=message)
 
 
-@task(name="单位情况", cache_policy=NO_CACHE)
+@task(name="单位情况", task_run_name="{unit}", cache_policy=NO_CACHE)
 async def unit_standing(unit: str, standing: str, due: str, days: str, level: str | None) -> State:
     """One unit's standing on the item; its final state name is the standing (已逾期…)."""
     s = Standing(standing)
@@ -61,12 +74,17 @@ async def unit_standing(unit: str, standing: str, due: str, days: str, level: st
     return _state(s, f"{unit}：{s.value}（截止 {due}，{days}{extra}）")
 
 
-@task(name="单位情况（批量）", cache_policy=NO_CACHE)
-async def unit_batch(standing: str, units: list[str]) -> State:
-    """Units sharing one standing, grouped so a province-sized item stays fast."""
+BATCH_NAMES_SHOWN = 20
+
+
+@task(name="单位情况（批量）", task_run_name="{standing}（{count}个单位）", cache_policy=NO_CACHE)
+async def unit_batch(standing: str, count: int, units: list[str]) -> State:
+    """Units sharing one standing, grouped so a province-sized item stays fast.  ``units`` are
+    the names the message shows (the first ones), ``count`` the group's size — Prefect walks
+    every task parameter, so a thousand names would cost more than the task itself."""
     s = Standing(standing)
-    shown = "、".join(units[:20]) + ("等" if len(units) > 20 else "")
-    return _state(s, f"{len(units)}个单位{s.value}：{shown}")
+    shown = "、".join(units[:BATCH_NAMES_SHOWN]) + ("等" if count > BATCH_NAMES_SHOWN else "")
+    return _state(s, f"{count}个单位{s.value}：{shown}")
 
 
 async def publish_units(report: ItemReport, *, limit: int) -> int:
@@ -74,7 +92,7 @@ async def publish_units(report: ItemReport, *, limit: int) -> int:
     attention: list[UnitRow] = [u for u in report.units if u.needs_attention]
     if len(attention) <= limit:
         for u in attention:
-            await unit_standing.with_options(task_run_name=u.unit_name)(
+            await unit_standing(
                 u.unit_name, u.standing.value, u.due_date.isoformat() if u.due_date else "待定",
                 u.days, u.level, return_state=True)
         return len(attention)
@@ -82,8 +100,8 @@ async def publish_units(report: ItemReport, *, limit: int) -> int:
     for u in attention:
         groups[u.standing].append(u.unit_name)
     for standing, names in groups.items():
-        await unit_batch.with_options(task_run_name=f"{standing.value}（{len(names)}个单位）")(
-            standing.value, names, return_state=True)
+        await unit_batch(standing.value, len(names), names[:BATCH_NAMES_SHOWN],
+                         return_state=True)
     return len(groups)
 
 
