@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Engine, make_url
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from db.audit import DubanSession, to_jsonable
 
@@ -136,3 +137,12 @@ def session_scope(
         raise
     finally:
         session.close()
+
+
+def dialect_insert(session: Session, target: Any) -> Any:
+    """``INSERT`` for the session's database that supports ``ON CONFLICT`` (PostgreSQL or
+    SQLite): idempotent writes are ``dialect_insert(...).on_conflict_do_nothing(...)``."""
+    table = getattr(target, "__table__", target)
+    if session.bind.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)

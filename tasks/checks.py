@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from db.models import Contact, Escalation, Item, Notice, Obligation, Plan, Unit
+from db.session import dialect_insert
 from deadlines.ladder import (
     LIGHT_OF,
     SEVERITY,
@@ -100,11 +100,6 @@ def item_flow_name(number: str, title: str) -> str:
     """条目6 集中发布六稳六保政策文件 — the item as coordinators name it (no quotes or slashes)."""
     clean = "".join(ch for ch in title if ch not in "“”\"'‘’/\\%&<>")
     return f"条目{number.strip('（）()、.')} {clean}"[:100]
-
-
-def _insert(session: Session, model):
-    dialect = session.bind.dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model.__table__)
 
 
 @dataclass(frozen=True)
@@ -281,7 +276,7 @@ def _worst_key(entry: tuple) -> tuple[int, int]:
 def _write_steps(session: Session, steps: list[dict], as_of: date) -> tuple[int, int]:
     rows = [{k: v for k, v in s.items() if not k.startswith("_")} for s in steps]
     conn = session.connection()
-    conn.execute(_insert(session, Escalation).on_conflict_do_nothing(
+    conn.execute(dialect_insert(session, Escalation).on_conflict_do_nothing(
         index_elements=["obligation_id", "step", "cycle"]), rows)
     # The ids of what we just inserted (or what a concurrent run inserted): look them up.
     ob_ids = sorted({s["obligation_id"] for s in steps})
@@ -308,7 +303,7 @@ def _write_steps(session: Session, steps: list[dict], as_of: date) -> tuple[int,
                 notices.extend({"escalation_id": esc_id, "contact_id": c, "role": kind}
                                for c in people)
     if notices:
-        conn.execute(_insert(session, Notice).on_conflict_do_nothing(
+        conn.execute(dialect_insert(session, Notice).on_conflict_do_nothing(
             index_elements=["escalation_id", "contact_id"]), notices)
     return len(ids), len(notices)
 

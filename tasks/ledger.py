@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pendulum
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from db.models import Escalation, Item, LedgerEntry, Obligation, Unit
 from db.models import Finding as FindingRow
+from db.session import dialect_insert
 from deadlines.due import TZ
 from duban.errors import UserError
 from duban.vocab import ObligationStatus
@@ -111,11 +111,6 @@ def collect_facts(ctx: EngineContext, session: Session, *, start: date, end: dat
     return facts
 
 
-def _insert(session: Session):
-    return (postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert)(
-        LedgerEntry)
-
-
 def post_entries(session: Session, specs: Iterable[EntrySpec], *, now: datetime,
                  actor: str) -> int:
     """Insert the specs not yet in the ledger; returns how many were new."""
@@ -142,7 +137,7 @@ def post_entries(session: Session, specs: Iterable[EntrySpec], *, now: datetime,
         return 0
     before = session.scalar(sa.select(sa.func.count()).select_from(LedgerEntry))
     for chunk in range(0, len(rows), 2000):
-        session.execute(_insert(session).on_conflict_do_nothing(index_elements=["entry_key"]),
+        session.execute(dialect_insert(session, LedgerEntry).on_conflict_do_nothing(index_elements=["entry_key"]),
                         rows[chunk:chunk + 2000])
     return session.scalar(sa.select(sa.func.count()).select_from(LedgerEntry)) - before
 

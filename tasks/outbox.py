@@ -28,11 +28,11 @@ from datetime import date, datetime
 
 import pendulum
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from db.models import DeliveryAttempt, OutboxAttachment, OutboxMessage
+from db.session import dialect_insert
 from deadlines.calendar import WorkCalendar
 from deadlines.due import TZ
 from duban.vocab import OutboxStatus
@@ -55,10 +55,6 @@ class OutboxKey:
     period: str  # "2020-09-16", "2020-09"
 
 
-def _insert(session: Session):
-    return (postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert)(
-        OutboxMessage.__table__
-    )
 
 
 def next_send_time(day: date, *, calendar: WorkCalendar, hour: int,
@@ -116,7 +112,7 @@ def enqueue_messages(session: Session, messages: Sequence[NewMessage], *, domain
             "status": OutboxStatus.PENDING.value, "not_before": m.not_before, "attempts": 0,
             "created_at": created_at,
         })
-    stmt = (_insert(session).on_conflict_do_nothing(index_elements=list(_KEY_COLUMNS))
+    stmt = (dialect_insert(session, OutboxMessage).on_conflict_do_nothing(index_elements=list(_KEY_COLUMNS))
             .returning(_MSG.c.id, *(_MSG.c[c] for c in _KEY_COLUMNS)))
     created: dict[tuple[str, str, str, str], int] = {}
     for start in range(0, len(params), 500):

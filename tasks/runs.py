@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pendulum
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from db.models import Contact, RunRecord
+from db.session import dialect_insert
 from duban.errors import UserError
 from duban.vocab import ContactRole
 from notifications.mail import FileTransport, SmtpTransport
@@ -45,8 +45,7 @@ def record_run(ctx: EngineContext, *, kind: str, key: str, outcome: str, now: da
                summary: dict) -> int:
     """Upsert the run record; returns how many times this (kind, key) has run."""
     with ctx.session() as session, session.begin():
-        ins = (postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert)
-        stmt = ins(RunRecord).values(kind=kind, key=key, outcome=outcome, first_at=now,
+        stmt = dialect_insert(session, RunRecord).values(kind=kind, key=key, outcome=outcome, first_at=now,
                                      last_at=now, runs=1, summary=summary)
         stmt = stmt.on_conflict_do_update(
             index_elements=["kind", "key"],
