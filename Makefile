@@ -25,6 +25,8 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/deadlines.py
+	$(BIN)/python bench/mail.py
+	$(BIN)/python bench/daily_run.py
 
 clean:
 	rm -rf var/ .pytest_cache
