@@ -11,7 +11,13 @@ Then, on two copies of the same database:
 
 * **plain** — ``tasks.runs.run_day(ctx, as_of=2026-06-10)``: duban's own work, no Prefect;
 * **flow** — ``flows.daily.daily_run(as_of=2026-06-10, …)`` against a local Prefect server
-  (PostgreSQL as the server's database when 127.0.0.1:5432 answers, else SQLite).
+  (PostgreSQL as the server's database when 127.0.0.1:5432 answers, else SQLite), with
+  ``settings.prefect.item_concurrency`` 4 on PostgreSQL and 1 on SQLite (see flows/daily.py).
+
+The plain run goes first and both share warmed-up calendars and templates, so the difference is
+Prefect's: flow and task runs, their server round trips, events and logs.  The breakdown shows
+each phase plain and as its task's run time in the flow (from the server, once its records have
+caught up), the task runs and artifacts the server recorded, and a correctness line.
 
 ``prefect_share = (flow_seconds − plain_seconds) / flow_seconds``.  Both runs must fire the same
 number of ladder steps and write the same number of messages (and .eml files).  The last line
@@ -126,8 +132,9 @@ def province_units(n: int, seed: int) -> list[dict]:
     return units
 
 
-def build_config(root: Path, units: list[dict], outbox: Path) -> Path:
-    """A copy of config/ with the province's units.yaml and file-mode mail into ``outbox``."""
+def build_config(root: Path, units: list[dict], outbox: Path, *, item_concurrency: int) -> Path:
+    """A copy of config/ with the province's units.yaml, file-mode mail into ``outbox`` and
+    ``item_concurrency`` item flows side by side (4 with a PostgreSQL Prefect server)."""
     config = root / "config"
     shutil.copytree(ROOT / "config", config)
     for plan in (config / "plans").glob("*.yaml"):  # they name the example city's units
@@ -140,6 +147,7 @@ def build_config(root: Path, units: list[dict], outbox: Path) -> Path:
     settings["office"] = "示例省政务公开办"
     settings["mail"] = {"mode": "file", "from_address": f"duban@{DOMAIN}",
                         "from_name": "示例省政务公开办", "outbox_dir": str(outbox)}
+    settings["prefect"] = {**(settings.get("prefect") or {}), "item_concurrency": item_concurrency}
     (config / "settings.yaml").write_text(
         yaml.safe_dump(settings, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return config
@@ -195,7 +203,8 @@ def build_database(url: str, config: Path, *, n_items: int, n_obligations: int,
             obligations: list[dict] = []
             meta: list[tuple] = []  # (item code, unit kind, rule kind, region) per row
             for i, n in enumerate(per_item, start=1):
-                k = 1 + (i - 1) % len(RULES)  # 1, 2 or 3 time limits
+                # 1, 2 or 3 time limits; more when there are too few units for n obligations
+                k = max(1 + (i - 1) % len(RULES), math.ceil(n / len(units)))
                 rules = [RULES[(i + j) % len(RULES)] for j in range(k)]
                 chosen = rng.sample(units, min(len(units), math.ceil(n / k)))
                 topic = TOPICS[(i - 1) % len(TOPICS)]
@@ -403,10 +412,18 @@ async def server_counts(api_url: str, settle: float = 7.0, limit: float = 90.0) 
             if len(page) < 200:
                 break
             offset += 200
-        flows = (await client.post("/flow_runs/count", json={})).json()
+        flows = (await client.post("/flow_runs/filter", json={"limit": 200})).json()
         artifacts = (await client.post("/artifacts/count", json={})).json()
-    return {"task_runs": last, "by_task": names, "run_time": run_time, "flow_runs": flows,
-            "artifacts": artifacts}
+    items = [f for f in flows if f.get("parent_task_run_id") and f.get("start_time")
+             and f.get("end_time")]
+    span = (max(_instant(f["end_time"]) for f in items)
+            - min(_instant(f["start_time"]) for f in items)).total_seconds() if items else 0.0
+    return {"task_runs": last, "by_task": names, "run_time": run_time, "flow_runs": len(flows),
+            "item_flows": len(items), "item_span": span, "artifacts": artifacts}
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _seconds(value: object) -> float:
@@ -442,6 +459,17 @@ def run_flow(config: Path, url: str, server) -> tuple[float, dict]:
     return seconds, summary
 
 
+def _drain_prefect(timeout: float = 30) -> None:
+    """Send Prefect's queued events and logs while the server still runs: left queued, the
+    process would retry them against a stopped server at exit, for minutes."""
+    events = sys.modules.get("prefect.events.worker")
+    logs = sys.modules.get("prefect.logging.handlers")
+    for worker in (getattr(events, "EventsWorker", None), getattr(logs, "APILogWorker", None)):
+        if worker is not None:
+            with contextlib.suppress(Exception):
+                worker.drain_all(timeout=timeout)
+
+
 def count_eml(folder: Path) -> int:
     return len(list(folder.glob("*.eml"))) if folder.exists() else 0
 
@@ -462,10 +490,12 @@ def main() -> int:
     root = Path(tempfile.mkdtemp(prefix="duban-bench-daily-"))
     server = None
     pg_db: str | None = None
+    use_pg = args.prefect_db == "postgres" or (args.prefect_db == "auto" and postgres_answers())
     try:
         t = time.perf_counter()
         units = province_units(args.units, args.seed)
-        config = build_config(root, units, outbox=root / "var-flow" / "outbox")
+        config = build_config(root, units, outbox=root / "var-flow" / "outbox",
+                              item_concurrency=4 if use_pg else 1)
         db_flow, db_plain = root / "flow.db", root / "plain.db"
         stats = build_database(f"sqlite:///{db_flow}", config, n_items=args.items,
                                n_obligations=args.obligations, seed=args.seed)
@@ -484,7 +514,6 @@ def main() -> int:
 
         from duban.prefect_server import start_server
 
-        use_pg = args.prefect_db == "postgres" or (args.prefect_db == "auto" and postgres_answers())
         extra: dict[str, str] = {}
         if use_pg:
             pg_db = f"duban_bench_prefect_{os.getpid()}"
@@ -520,6 +549,9 @@ def main() -> int:
         for label, p, f in rows:
             print(f"{label:<28}{p:>10.2f}{f:>18.2f}")
         print(f"{'total':<28}{plain_s:>10.2f}{flow_s:>18.2f}  (flow: wall time of daily_run)")
+        print(f"item flows: {counts['item_flows']} runs, {counts['item_span']:.2f} s from the "
+              f"first start to the last end (plain checks: {phases.get('checks', 0.0):.2f} s); "
+              "a check task's run time includes its wait for the check thread")
         print(f"Prefect overhead: {flow_s - plain_s:.2f} s = {share:.1%} of the flow run")
         by = ", ".join(f"{k} {v}" for k, v in sorted(counts["by_task"].items()))
         print(f"server recorded: {counts['flow_runs']} flow runs, {counts['task_runs']} task runs "
@@ -536,6 +568,7 @@ def main() -> int:
         return 0 if fired_ok and msgs_ok and eml_ok else 1
     finally:
         if server is not None:
+            _drain_prefect()
             server.stop()
         if pg_db:
             with contextlib.suppress(Exception):

@@ -1,10 +1,13 @@
 """The daily run: every active item's check (as subflows), then one message per contact.
 
-Item flows run up to ``settings.prefect.item_concurrency`` (default 4) side by side: each one
-costs about a dozen round trips to the Prefect server (create, name, states, artifact), which
-overlap with another item's check instead of adding up.  The checks themselves still run one at a
-time (``tasks.prefect_tasks.check_item_task``), so the database sees the same sequence of
-transactions as in ``tasks.runs.run_day``.
+``settings.prefect.item_concurrency`` item flows run side by side (default 1: one after the
+other).  Each item flow costs about a dozen round trips to the Prefect server (create, name,
+states, artifact); with a PostgreSQL Prefect server, 4 lets those overlap with other items'
+checks (measured with ``bench/daily_run.py``: a province-sized run ~4 s faster), while a
+SQLite server serialises its writes and gets slower with more than one.  The checks themselves
+never overlap (``tasks.prefect_tasks.check_item_task``).  A failing
+item no longer stops the others: every item is checked, then the run fails with the first
+error, before any message is written.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from tasks.checks import ItemRef, active_items
 from tasks.prefect_tasks import deliver_task, get_context, record_run_task, write_messages_task
 from tasks.runs import rest_day_reason
 
-ITEM_CONCURRENCY = 4
+ITEM_CONCURRENCY = 1
 
 
 def _name() -> str:
@@ -56,7 +59,7 @@ async def daily_run(as_of: date | None = None, send: bool = True, config_dir: st
             runs.append(asyncio.ensure_future(check(item)))  # the task keeps these tags
     results = await asyncio.gather(*runs, return_exceptions=True)
     failed = [r for r in results if isinstance(r, BaseException)]
-    if failed:  # every item was checked; messages wait until all checks succeed
+    if failed:
         raise failed[0]
     messages = await write_messages_task(as_of, now, config_dir, db_url)
     delivery = await deliver_task(now, config_dir, db_url) if send else None

@@ -55,8 +55,6 @@ class OutboxKey:
     period: str  # "2020-09-16", "2020-09"
 
 
-
-
 def next_send_time(day: date, *, calendar: WorkCalendar, hour: int,
                    sending_hours: tuple[int, int]) -> datetime:
     """The first allowed instant on or after ``day`` at ``hour``: a working day, in hours."""
@@ -112,7 +110,8 @@ def enqueue_messages(session: Session, messages: Sequence[NewMessage], *, domain
             "status": OutboxStatus.PENDING.value, "not_before": m.not_before, "attempts": 0,
             "created_at": created_at,
         })
-    stmt = (dialect_insert(session, OutboxMessage).on_conflict_do_nothing(index_elements=list(_KEY_COLUMNS))
+    stmt = (dialect_insert(session, OutboxMessage)
+            .on_conflict_do_nothing(index_elements=list(_KEY_COLUMNS))
             .returning(_MSG.c.id, *(_MSG.c[c] for c in _KEY_COLUMNS)))
     created: dict[tuple[str, str, str, str], int] = {}
     for start in range(0, len(params), 500):
