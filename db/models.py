@@ -258,6 +258,10 @@ class OutboxMessage(CreatedMixin, Base):
     last_code: Mapped[int | None]
     last_reply: Mapped[str | None] = mapped_column(sa.Text)
     delivered_at: Mapped[datetime | None]
+    # while ``sending``: the deliverer holding the row (a lease token, see ``db/locks.py``);
+    # a row whose holder is gone is taken over by the next deliverer
+    claim_token: Mapped[int | None] = mapped_column(sa.BigInteger)
+    claimed_at: Mapped[datetime | None]
 
     attachments: Mapped[list[OutboxAttachment]] = relationship(
         back_populates="message", order_by="OutboxAttachment.id"

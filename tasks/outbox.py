@@ -5,9 +5,11 @@ SMTP allows.
    insert rows under their unique key (scope, kind, level, period); the database refuses a
    second row, so re-running a reminder run writes nothing new.  The Message-ID is derived from
    the row id, so every retry carries the same id.
-2. ``deliver_outbox`` claims due rows (status ``sending``, committed), hands them to the
-   transport on one connection per batch and records each result as it arrives (committed per
-   message).  A crash between two messages leaves the delivered ones ``delivered`` and the rest
+2. ``deliver_outbox`` claims due rows (status ``sending`` under its lease token, committed),
+   hands them to the transport on one connection per batch and records each result as it
+   arrives (committed per message).  Several deliverers may run at once, in any number of
+   processes and hosts: claims lock rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, one
+   deliverer per file on SQLite) and a live deliverer's rows are never taken (``db/locks.py``).  A crash between two messages leaves the delivered ones ``delivered`` and the rest
    ``sending``/``pending``; the next run sends those.  The only possible duplicate is the message
    in flight whose server reply was lost — and it keeps its Message-ID.  A transport that
    recognises what it already delivered (the file outbox) has its results committed in groups:
@@ -25,12 +27,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 import pendulum
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from db.locks import DelivererLease, deliverer_lease
 from db.models import DeliveryAttempt, OutboxAttachment, OutboxMessage
 from db.session import dialect_insert
 from deadlines.calendar import WorkCalendar
@@ -219,37 +223,80 @@ def deliver_outbox(
     calendar_for_contact: Callable[[int | None], WorkCalendar],
     sending_hours: tuple[int, int],
     max_attempts: int = 5,
-    limit: int = 10_000,
+    limit: int = 100_000,
     channel: str = "email",
+    claim_batch: int = 500,
 ) -> DeliverySummary:
-    """Deliver every due row of ``channel``; see the module docs for the guarantees."""
+    """Deliver every due row of ``channel``; see the module docs for the guarantees.
+
+    Safe to run in several processes at once: each holds a deliverer lease while it works and
+    claims rows under it (``db/locks.py``), so every message goes out once; rows a crashed
+    deliverer left ``sending`` are taken over by the next one.
+    """
     summary = DeliverySummary()
+    after_id = 0
+    with deliverer_lease(engine) as lease:
+        while limit > 0:  # claim a batch, send it, record it; then the next batch
+            claimed_rows, after_id = _claim(
+                engine, lease, summary, now=now, calendar_for_contact=calendar_for_contact,
+                sending_hours=sending_hours, max_attempts=max_attempts,
+                batch=min(claim_batch, limit), channel=channel, after_id=after_id)
+            if after_id is None:
+                break
+            if claimed_rows:
+                _send(engine, transport, lease, claimed_rows, summary, now=now,
+                      max_attempts=max_attempts)
+                limit -= len(claimed_rows)
+    return summary
+
+
+def _claim(engine: Engine, lease: DelivererLease, summary: DeliverySummary, *, now: datetime,
+           calendar_for_contact: Callable[[int | None], WorkCalendar],
+           sending_hours: tuple[int, int], max_attempts: int, batch: int, channel: str,
+           after_id: int) -> tuple[list[tuple[Any, OutgoingMessage]], int | None]:
+    """Claim the next due rows after ``after_id`` (committed ``sending`` under our token);
+    returns them and the id to continue after (None: nothing left).  Rows due later or outside
+    the recipient's working hours are counted as waiting and left alone; rows that fail now go
+    back to ``pending`` behind the cursor, for the next run rather than this one."""
     local = pendulum.instance(now).in_tz(TZ)
+    open_rows = sa.and_(
+        _MSG.c.channel == channel, _MSG.c.attempts < max_attempts,
+        sa.or_(_MSG.c.status == OutboxStatus.PENDING,
+               sa.and_(_MSG.c.status == OutboxStatus.SENDING, lease.orphaned(_MSG.c.claim_token))))
     with engine.begin() as conn:
-        rows = conn.execute(
-            sa.select(*_DUE_COLUMNS)
-            .where(_MSG.c.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]),
-                   _MSG.c.channel == channel, _MSG.c.attempts < max_attempts)
-            .order_by(_MSG.c.id).limit(limit)
-        ).all()
+        if after_id == 0:
+            summary.waiting += conn.scalar(
+                sa.select(sa.func.count()).select_from(_MSG)
+                .where(open_rows, _MSG.c.not_before > now)) or 0
+        stmt = (sa.select(*_DUE_COLUMNS)
+                .where(open_rows, _MSG.c.not_before <= now, _MSG.c.id > after_id)
+                .order_by(_MSG.c.id).limit(batch))
+        if lease.claims_skip_locked:
+            stmt = stmt.with_for_update(skip_locked=True)
+        rows = conn.execute(stmt).all()
+        if not rows:
+            return [], None
         ready = []
         for row in rows:
-            if row.not_before > now or not _may_send(local, calendar_for_contact(row.contact_id),
-                                                     sending_hours):
+            if not _may_send(local, calendar_for_contact(row.contact_id), sending_hours):
                 summary.waiting += 1
                 continue
             ready.append(row)
-        if not ready:
-            return summary
         ids = [r.id for r in ready]
         files = _attachments(conn, ids)
-        outgoing = [_outgoing(r, files.get(r.id, ())) for r in ready]
         for start in range(0, len(ids), 5000):  # claim: a crash from here on leaves them to retry
             conn.execute(sa.update(_MSG).where(_MSG.c.id.in_(ids[start:start + 5000]))
-                         .values(status=OutboxStatus.SENDING, attempts=_MSG.c.attempts + 1))
-    by_message_id = {r.message_id: r.id for r in ready}
-    claimed = {r.id: _Claimed(r.attempts + 1, r.recipient_name, r.recipient_address)
-               for r in ready}
+                         .values(status=OutboxStatus.SENDING, attempts=_MSG.c.attempts + 1,
+                                 claim_token=lease.token, claimed_at=now))
+    return [(r, _outgoing(r, files.get(r.id, ()))) for r in ready], rows[-1].id
+
+
+def _send(engine: Engine, transport: Transport, lease: DelivererLease,
+          claimed_rows: list[tuple[Any, OutgoingMessage]], summary: DeliverySummary, *,
+          now: datetime, max_attempts: int) -> None:
+    by_message_id = {out.message_id: row.id for row, out in claimed_rows}
+    claimed = {row.id: _Claimed(row.attempts + 1, row.recipient_name, row.recipient_address)
+               for row, _ in claimed_rows}
     # A transport that recognises what it already delivered (the file outbox) makes a lost
     # record harmless — the next run finds the message there and records it then — so its
     # results are committed in groups; for SMTP every result is committed before the next send.
@@ -259,20 +306,16 @@ def deliver_outbox(
     with engine.connect() as conn:  # one connection for all the records
         def on_result(result: DeliveryResult) -> None:
             row_id = by_message_id[result.message_id]
-            if group == 1:
-                _record(conn, row_id, result, now, max_attempts, summary, claimed[row_id])
-                return
             pending.append((row_id, result, claimed[row_id]))
             if len(pending) >= group:
-                _record_many(conn, pending, now, max_attempts, summary)
+                _record_many(conn, pending, now, max_attempts, summary, lease.token)
                 pending.clear()
 
         try:
-            Deliverer(transport).deliver(outgoing, on_result=on_result)
+            Deliverer(transport).deliver([out for _, out in claimed_rows], on_result=on_result)
         finally:
             if pending:
-                _record_many(conn, pending, now, max_attempts, summary)
-    return summary
+                _record_many(conn, pending, now, max_attempts, summary, lease.token)
 
 
 RECORD_GROUP = 200
@@ -285,29 +328,27 @@ def _may_send(local: pendulum.DateTime, calendar: WorkCalendar,
 
 
 _ADD_ATTEMPT = sa.insert(DeliveryAttempt.__table__)
-_SET_DELIVERED = (sa.update(_MSG).where(_MSG.c.id == sa.bindparam("row_id"))
+# "… AND claim_token = ours": a deliverer that lost its lease (its database connection died)
+# must not overwrite the record of the one that took its rows over
+_OURS = sa.and_(_MSG.c.id == sa.bindparam("row_id"), _MSG.c.claim_token == sa.bindparam("token"))
+_SET_DELIVERED = (sa.update(_MSG).where(_OURS)
                   .values(status=sa.bindparam("new_status"), delivered_at=sa.bindparam("at"),
-                          last_code=sa.bindparam("code"), last_reply=sa.bindparam("reply")))
-_SET_OUTCOME = (sa.update(_MSG).where(_MSG.c.id == sa.bindparam("row_id"))
+                          last_code=sa.bindparam("code"), last_reply=sa.bindparam("reply"),
+                          claim_token=None))
+_SET_OUTCOME = (sa.update(_MSG).where(_OURS)
                 .values(status=sa.bindparam("new_status"), last_code=sa.bindparam("code"),
-                        last_reply=sa.bindparam("reply")))
-
-
-def _record(conn, row_id: int, result: DeliveryResult, now: datetime, max_attempts: int,
-            summary: DeliverySummary, row: _Claimed) -> None:
-    """Record one result and commit it before the next message goes out."""
-    _record_many(conn, [(row_id, result, row)], now, max_attempts, summary)
+                        last_reply=sa.bindparam("reply"), claim_token=None))
 
 
 def _record_many(conn, results: Sequence[tuple[int, DeliveryResult, _Claimed]], now: datetime,
-                 max_attempts: int, summary: DeliverySummary) -> None:
+                 max_attempts: int, summary: DeliverySummary, token: int) -> None:
     """Record results (attempt rows and the messages' new status) in one transaction."""
     attempts, delivered, others, failures = [], [], [], []
     for row_id, result, row in results:
         reply = result.reply or None
         attempts.append({"message_id": row_id, "at": now, "status": result.status.value,
                          "code": result.code, "reply": reply})
-        change = {"row_id": row_id, "code": result.code, "reply": reply}
+        change = {"row_id": row_id, "code": result.code, "reply": reply, "token": token}
         if result.status is DeliveryStatus.DELIVERED:
             delivered.append({**change, "new_status": OutboxStatus.DELIVERED, "at": now})
         elif result.status is DeliveryStatus.TRANSIENT_FAILURE and row.attempts < max_attempts:

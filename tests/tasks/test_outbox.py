@@ -8,12 +8,10 @@ import textwrap
 from pathlib import Path
 
 import pendulum
-import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from db.models import DeliveryAttempt, OutboxMessage
-from db.session import make_engine
 from deadlines.calendar import load_calendar
 from notifications.mail import FileTransport, MailSettings, SmtpTransport
 from notifications.models import RenderedMessage
@@ -58,13 +56,6 @@ def deliver(engine, transport, now=NOW):
 def statuses(engine) -> list[str]:
     with Session(engine) as s:
         return [r.status.value for r in s.scalars(sa.select(OutboxMessage).order_by(OutboxMessage.id))]
-
-
-@pytest.fixture
-def db(migrated_url):
-    eng = make_engine(migrated_url)
-    yield eng
-    eng.dispose()
 
 
 def test_same_key_twice_is_one_row_with_a_message_id_from_the_row(db):
@@ -153,7 +144,7 @@ CRASHING_SENDER = textwrap.dedent("""
 
     url, port, kill_after = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     recorded = 0
-    real_record = outbox._record
+    real_record = outbox._record_many
 
     def record_then_maybe_die(*args, **kwargs):
         global recorded
@@ -162,7 +153,7 @@ CRASHING_SENDER = textwrap.dedent("""
         if recorded == kill_after:
             os.kill(os.getpid(), signal.SIGKILL)   # killed between two messages
 
-    outbox._record = record_then_maybe_die
+    outbox._record_many = record_then_maybe_die
     transport = SmtpTransport(MailSettings(mode="smtp", host="127.0.0.1", port=port,
                                            from_address="duban@chaoyang.example.gov.cn",
                                            timeout=3, max_retries=0))
