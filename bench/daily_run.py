@@ -39,15 +39,13 @@ import math
 import os
 import random
 import shutil
-import socket
 import sys
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -57,35 +55,25 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 import sqlalchemy as sa  # noqa: E402
-import yaml  # noqa: E402
+from _province_world import (  # noqa: E402
+    BUILT_AT,
+    PG_HOST,
+    PG_PORT,
+    SHANGHAI,
+    TOPICS,
+    build_config,
+    due_at,
+    local_at,
+    pg_admin,
+    postgres_answers,
+    province_units,
+)
 
 AS_OF = date(2026, 6, 10)
 DUE_FROM, DUE_TO = date(2026, 5, 1), date(2026, 7, 31)
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-DOMAIN = "prov.example.gov.cn"
-BUILT_AT = datetime(2026, 3, 1, 1, 0, tzinfo=UTC)
-PG_HOST, PG_PORT = "127.0.0.1", 5432
 
 # ----------------------------------------------------------------------- the synthetic province
 
-CITY_A, CITY_B = "东西南北安平清宁长临", "江山川河阳州原林湖海"
-DEPTS = ("发展改革委", "教育局", "科技局", "工业和信息化局", "民族宗教局", "公安局", "民政局",
-         "司法局", "财政局", "人力资源和社会保障局", "自然资源局", "生态环境局", "住房和城乡建设局",
-         "交通运输局", "水务局", "农业农村局", "商务局", "文化和旅游局", "卫生健康委",
-         "退役军人事务局", "应急管理局", "审计局", "市场监督管理局", "统计局", "医疗保障局",
-         "信访局", "林业和草原局", "体育局", "城市管理局", "粮食和物资储备局")
-AFFILIATED = ("档案馆", "住房公积金中心", "政务服务中心", "大数据中心", "机关事务服务中心",
-              "地方志办公室", "融媒体中心")
-COUNTIES = "东西南北中新城郊高开"
-ZONES = ("经济技术开发区管委会", "高新技术产业开发区管委会", "综合保税区管委会")
-SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
-GIVEN = ("建国", "春华", "丽", "军", "婷", "辉", "蕾", "平", "海燕", "明", "洋", "静", "伟", "芳",
-         "磊", "娜", "强", "敏", "涛", "霞")
-TOPICS = ("重大建设项目批准和实施", "公共资源配置", "社会公益事业建设", "财政预决算",
-          "行政执法", "政策解读", "政务服务事项", "基层政务公开标准化", "政府信息公开平台",
-          "政策文件库", "惠企政策", "民生实事", "生态环境", "食品药品监管", "教育招生",
-          "医疗卫生", "就业创业", "住房保障", "乡村振兴", "应急管理", "减税降费", "营商环境",
-          "权责清单", "政府网站和政务新媒体", "依申请公开")
 # (rule, time-limit text, requirement sentence): by_date / recurring → standard ladder,
 # working_days → the short ladder (config/ladders.yaml overrides by rule kind).
 RULES = (
@@ -94,73 +82,6 @@ RULES = (
     ({"kind": "working_days", "n": 5, "event": "policy_issued"}, "5个工作日内",
      "涉及{t}的政策文件印发后5个工作日内在政府网站公开并报送。"),
 )
-
-
-def person(rng: random.Random) -> str:
-    return rng.choice(SURNAMES) + rng.choice(GIVEN)
-
-
-def province_units(n: int, seed: int) -> list[dict]:
-    """``n`` units for units.yaml: the provincial office (with the coordinators) + 50 per city."""
-    rng = random.Random(seed)
-    office = {"code": "u00000", "name": "省政府办公厅", "kind": "city_dept", "contacts": [
-        {"name": "孙丽", "role": "coordinator", "email": f"duban1@{DOMAIN}"},
-        {"name": "钱进", "role": "coordinator", "email": f"duban2@{DOMAIN}"},
-        {"name": "郑洁", "role": "coordinator", "email": f"duban3@{DOMAIN}"}]}
-    names: list[tuple[str, str]] = []
-    for a in CITY_A:
-        for b in CITY_B:
-            city = f"{a}{b}市"
-            names += [(f"{city}{c}区人民政府", "county_gov") for c in COUNTIES]
-            names += [(f"{city}{d}", "city_dept") for d in DEPTS]
-            names += [(f"{city}{x}", "affiliated") for x in AFFILIATED]
-            names += [(f"{city}{z}", "zone") for z in ZONES]
-    if n - 1 > len(names):
-        raise SystemExit(f"--units at most {len(names) + 1}")
-    units = [office]
-    for i, (name, kind) in enumerate(names[: n - 1], start=1):
-        city_no = (i - 1) // 50
-        unit = {"code": f"u{i:05d}", "name": name, "kind": kind}
-        if city_no % 25 == 7:  # a few cities follow the Yanbian calendar overlay
-            unit["region"] = "yanbian"
-        unit["contacts"] = [
-            {"name": person(rng), "role": "liaison", "email": f"liaison.u{i:05d}@{DOMAIN}"},
-            {"name": person(rng), "role": "leader", "email": f"leader.u{i:05d}@{DOMAIN}"}]
-        units.append(unit)
-    for u in units:
-        u["contacts"][0]["phone"] = "0431-88880000"
-    return units
-
-
-def build_config(root: Path, units: list[dict], outbox: Path, *, item_concurrency: int) -> Path:
-    """A copy of config/ with the province's units.yaml, file-mode mail into ``outbox`` and
-    ``item_concurrency`` item flows side by side (4 with a PostgreSQL Prefect server)."""
-    config = root / "config"
-    shutil.copytree(ROOT / "config", config)
-    for plan in (config / "plans").glob("*.yaml"):  # they name the example city's units
-        plan.unlink()
-    doc = {"city": "示例省", "source": "bench/daily_run.py 生成的合成数据", "units": units}
-    (config / "units.yaml").write_text(
-        "# 合成省级单位名录（基准测试用，联系人和邮箱均为虚构）\n"
-        + yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, width=200), encoding="utf-8")
-    settings = yaml.safe_load((config / "settings.yaml").read_text(encoding="utf-8"))
-    settings["office"] = "示例省政务公开办"
-    settings["mail"] = {"mode": "file", "from_address": f"duban@{DOMAIN}",
-                        "from_name": "示例省政务公开办", "outbox_dir": str(outbox)}
-    settings["prefect"] = {**(settings.get("prefect") or {}), "item_concurrency": item_concurrency}
-    (config / "settings.yaml").write_text(
-        yaml.safe_dump(settings, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    return config
-
-
-def _due_at(d: date) -> datetime:
-    """24:00 local on the due date, stored in UTC."""
-    nxt = d + timedelta(days=1)
-    return datetime(nxt.year, nxt.month, nxt.day, tzinfo=SHANGHAI).astimezone(UTC)
-
-
-def _local(d: date, hour: int) -> datetime:
-    return datetime(d.year, d.month, d.day, hour, tzinfo=SHANGHAI).astimezone(UTC)
 
 
 def build_database(url: str, config: Path, *, n_items: int, n_obligations: int,
@@ -257,7 +178,7 @@ def build_database(url: str, config: Path, *, n_items: int, n_obligations: int,
                     history.append({"obligation_id": ob_id, "step": step.step, "cycle": due,
                                     "kind": step.kind, "colour": step.colour,
                                     "feeds_ledger": step.feeds_ledger, "fired_on": day,
-                                    "fired_at": _local(day, 9)})
+                                    "fired_at": local_at(day, 9)})
             for start in range(0, len(history), 20_000):
                 conn.execute(sa.insert(Escalation.__table__), history[start:start + 20_000])
             stats["history"] = len(history)
@@ -279,8 +200,8 @@ def _obligation(rng: random.Random, item_id: int, unit_id: int, rule_index: int,
     from duban.vocab import ObligationStatus
 
     row = {"item_id": item_id, "unit_id": unit_id, "rule_index": rule_index,
-           "period_key": period, "due_date": due, "due_at": _due_at(due),
-           "original_due_at": _due_at(due), "status": ObligationStatus.OPEN, "done_at": None,
+           "period_key": period, "due_date": due, "due_at": due_at(due),
+           "original_due_at": due_at(due), "status": ObligationStatus.OPEN, "done_at": None,
            "recorded_by": None, "evidence_note": None, "late_working_days": None,
            "paused": False,
            "created_at": BUILT_AT}
@@ -290,40 +211,13 @@ def _obligation(rng: random.Random, item_id: int, unit_id: int, rule_index: int,
             done = min(cal.add_working_days(due, rng.randint(1, 8)), AS_OF - timedelta(days=1))
         else:
             done = min(due, AS_OF - timedelta(days=1)) - timedelta(days=rng.randint(0, 10))
-        row.update(status=ObligationStatus.DONE, done_at=_local(done, 16), recorded_by="bench",
+        row.update(status=ObligationStatus.DONE, done_at=local_at(done, 16), recorded_by="bench",
                    evidence_note="已报送")
         late = offset_of(done, due, cal) if done > due else 0
         row["late_working_days"] = late or None
     elif rng.random() < 0.01:
         row["paused"] = True
     return row
-
-
-# ----------------------------------------------------------------------- PostgreSQL for Prefect
-
-
-def postgres_answers() -> bool:
-    try:
-        with socket.create_connection((PG_HOST, PG_PORT), timeout=1):
-            pass
-    except OSError:
-        return False
-    try:
-        import psycopg
-
-        with psycopg.connect(host=PG_HOST, port=PG_PORT, user="postgres", dbname="postgres",
-                             connect_timeout=3):
-            return True
-    except Exception:
-        return False
-
-
-def _pg_admin(sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(host=PG_HOST, port=PG_PORT, user="postgres", dbname="postgres",
-                         autocommit=True) as conn:
-        conn.execute(sql)
 
 
 # ----------------------------------------------------------------------- the two runs
@@ -517,7 +411,7 @@ def main() -> int:
         extra: dict[str, str] = {}
         if use_pg:
             pg_db = f"duban_bench_prefect_{os.getpid()}"
-            _pg_admin(f'CREATE DATABASE "{pg_db}"')
+            pg_admin(f'CREATE DATABASE "{pg_db}"')
             extra["PREFECT_API_DATABASE_CONNECTION_URL"] = (
                 f"postgresql+asyncpg://postgres@{PG_HOST}:{PG_PORT}/{pg_db}")
         which = f"PostgreSQL ({PG_HOST}:{PG_PORT}/{pg_db})" if use_pg else "SQLite"
@@ -572,7 +466,7 @@ def main() -> int:
             server.stop()
         if pg_db:
             with contextlib.suppress(Exception):
-                _pg_admin(f'DROP DATABASE IF EXISTS "{pg_db}" WITH (FORCE)')
+                pg_admin(f'DROP DATABASE IF EXISTS "{pg_db}" WITH (FORCE)')
         if args.keep:
             print(f"kept {root}")
         else:
