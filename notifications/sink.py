@@ -2,6 +2,7 @@
 
 Used by ``duban mail sink`` / ``duban mail-sink`` for demos and manual checks: point
 ``config/mail.yaml`` at it (the MailSettings defaults already do: plain, 127.0.0.1:8025).
+It listens on loopback only unless started with ``public=True`` (``--public``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from aiosmtpd.controller import Controller
 
+from duban.binding import is_loopback
 from notifications.render import SHANGHAI, one_line
 
 
@@ -55,9 +57,18 @@ class SinkHandler:
 
 
 def start_sink(
-    host: str, port: int, directory: Path, echo: Callable[[str], None] = print
+    host: str,
+    port: int,
+    directory: Path,
+    echo: Callable[[str], None] = print,
+    *,
+    public: bool = False,
 ) -> Controller:
-    """Start the sink in a background thread; call ``.stop()`` on the result."""
+    """Start the sink in a background thread; call ``.stop()`` on the result.
+
+    A non-loopback ``host`` needs ``public=True`` (the sink accepts mail from anyone)."""
+    if not public and not is_loopback(host):
+        raise ValueError(f"{host} is not a loopback address: pass public=True to listen on it")
     controller = Controller(SinkHandler(directory, echo), hostname=host, port=port)
     controller.start()
     return controller

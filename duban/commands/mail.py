@@ -20,17 +20,32 @@ app = typer.Typer(
 
 @app.command("sink")
 def sink(
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    host: str | None = typer.Option(
+        None, "--host", help="Address to listen on (127.0.0.1; another address needs --public)."
+    ),
     port: int = typer.Option(8025, "--port", help="Port to listen on."),
     directory: Annotated[
         Path, typer.Option("--dir", help="Where each received mail is stored as .eml.")
     ] = DEFAULT_SINK_DIR,
+    public: bool = typer.Option(
+        False,
+        "--public",
+        help="Accept mail from other machines: every interface (or the --host given). "
+        "The sink has no authentication.",
+    ),
 ) -> None:
-    """Run a local SMTP server that stores every mail it receives (Ctrl-C to stop)."""
+    """Run a local SMTP server that stores every mail it receives (Ctrl-C to stop).
+
+    Only this machine can send to it unless --public is given.
+    """
+    from duban.binding import bind_address
     from notifications.sink import start_sink
 
+    host = bind_address(host, public=public, what="mail sink")
+    if public:
+        typer.echo(f"注意：mail sink 对外开放（{host}），任何能连到本机的人都可以向它投递邮件")
     try:
-        controller = start_sink(host, port, directory, echo=typer.echo)
+        controller = start_sink(host, port, directory, echo=typer.echo, public=public)
     except (OSError, RuntimeError) as exc:
         from duban.errors import UserError
 

@@ -3,11 +3,16 @@ runner that executes them on schedule — everything on one machine, one command
 
 Equivalent to ``prefect server start`` + ``prefect deploy --all`` + ``prefect worker start``
 (see README), but with ``serve()``: no work pool or worker process to manage.
+
+Access: 127.0.0.1 only, unless ``--public`` (every interface, or a non-loopback ``--host``);
+then the API requires the basic-auth string from ``PREFECT_SERVER_API_AUTH_STRING``
+("user:password"), which the runner in this process uses as its client credentials.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,6 +20,7 @@ import typer
 import yaml
 from rich.console import Console
 
+from duban.binding import AUTH_ENV, bind_address, check_auth_string, is_loopback
 from duban.errors import UserError
 from duban.prefect_server import start_server
 
@@ -41,24 +47,50 @@ def load_deployments(prefect_yaml: Path) -> list[Any]:
     return out
 
 
+def server_access(host: str | None, *, public: bool) -> tuple[str, str | None]:
+    """(bind address, auth string or None) for ``duban serve``; a UserError (exit 2) when a
+    non-loopback address lacks ``--public`` or a public server lacks a valid auth string.
+    On loopback an auth string set in the environment is used too (and must be valid)."""
+    bind = bind_address(host, public=public, what="duban serve")
+    value = os.environ.get(AUTH_ENV)
+    if not is_loopback(bind) or value is not None:
+        return bind, check_auth_string(value)
+    return bind, None
+
+
 def serve(
-    host: Annotated[str, typer.Option("--host", help="Bind address (loopback by default).")] = "127.0.0.1",
+    host: Annotated[str | None, typer.Option("--host", help="Bind address: 127.0.0.1 by default; another address needs --public.")] = None,
     port: Annotated[int, typer.Option("--port")] = 4200,
+    public: Annotated[bool, typer.Option("--public", help="Listen on every interface (or the --host given) and require the API auth string from PREFECT_SERVER_API_AUTH_STRING (user:password).")] = False,
+    public_url: Annotated[str | None, typer.Option("--public-url", help="With --public: the address browsers use, e.g. http://duban.example.gov.cn:4200 (default: this host's name).")] = None,
     home: Annotated[Path | None, typer.Option("--home", help="Prefect home (server database); default var/prefect.")] = None,
     register_only: Annotated[bool, typer.Option("--register-only", help="Register the deployments, print the UI address and exit (the server keeps running).")] = False,
 ) -> None:
     """Start the Prefect server and run duban's scheduled flows (daily 09:00, monthly, on-demand
     assessment), printing the UI address. Stop with Ctrl-C.
 
-    Example: duban serve   (then open http://127.0.0.1:4200)
+    Only this machine can reach it unless --public is given; a public server needs
+    PREFECT_SERVER_API_AUTH_STRING=user:password (the UI then asks for it).
+
+    Examples: duban serve   (then open http://127.0.0.1:4200) ·
+    PREFECT_SERVER_API_AUTH_STRING='duban:…' duban serve --public --public-url http://10.1.2.3:4200
     """
+    bind, auth = server_access(host, public=public)
+    if public_url and not public:
+        raise UserError("--public-url 只能与 --public 一起使用")
     prefect_yaml = ROOT / "prefect.yaml"
     if not prefect_yaml.exists():
         raise UserError(f"找不到 {prefect_yaml}")
     home = home or ROOT / "var" / "prefect"
-    server = start_server(home, host=host, port=port)
+    try:
+        server = start_server(home, host=bind, port=port, auth_string=auth,
+                              public_url=public_url)
+    except RuntimeError as exc:
+        raise UserError(f"Prefect 服务器未能启动：{exc}") from exc
     console.print(f"Prefect 服务器：{server.ui_url}"
-                  + ("（已在运行，复用）" if server.process is None else ""))
+                  + ("（已在运行，复用）" if server.process is None else "")
+                  + (f"，监听 {bind}（对外开放，需用户名和密码）" if public else "")
+                  + ("（API 需要认证）" if auth and not public else ""))
     with server.use():
         deployments = load_deployments(prefect_yaml)
         if register_only:
@@ -82,4 +114,4 @@ def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
 
 
-__all__ = ["load_deployments", "register", "serve"]
+__all__ = ["load_deployments", "register", "serve", "server_access"]
