@@ -324,6 +324,8 @@ def _backup_sqlite(path: Path, dest: Path) -> DatabaseSummary:
         raise BackupError(f"数据库文件不存在: {path}（没有可备份的数据）")
     if _kind_of(_check_source_file(path)) != "sqlite":
         raise BackupError(f"{path} 不是 SQLite 数据库文件")
+    if dest.resolve() == path.resolve():
+        raise BackupError(f"备份文件不能是数据库本身: {dest}")
     source = _sqlite_connect(path)
     try:
         _sqlite_summary(source, f"数据库 {path}", known_only=False)  # a duban database
@@ -405,6 +407,9 @@ def _swap_sqlite(tmp: Path, target: Path) -> None:
                 holder.execute("BEGIN EXCLUSIVE")
             except sqlite3.OperationalError as exc:
                 raise busy from exc
+            except sqlite3.DatabaseError:  # a damaged target (only reached with force): replace it
+                holder.close()
+                holder = None
             if sidecars[0].exists():
                 raise busy
         for sidecar in sidecars:  # leftovers of a file we are replacing (checked above)

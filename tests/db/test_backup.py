@@ -480,6 +480,25 @@ def test_a_target_a_crash_left_with_rows_only_in_its_wal_is_replaced_cleanly(
     assert table_rows(target) == table_rows(db_url)
 
 
+@pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)
+def test_a_damaged_sqlite_target_is_replaced_only_with_force(
+    db_url: str, other_url: str, tmp_path: Path
+) -> None:
+    populate(migrated(db_url))
+    dest = backup_file(tmp_path, "sqlite")
+    backup_database(db_url, dest)
+    damaged = sqlite_file(other_url)
+    damaged.parent.mkdir()
+    damaged.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000)
+
+    with pytest.raises(BackupError, match=r"无法读取.*--force"):
+        restore_database(other_url, dest)
+    assert damaged.read_bytes() == b"SQLite format 3\x00" + b"\xff" * 4000
+
+    restore_database(other_url, dest, force=True)
+    assert table_rows(other_url) == table_rows(db_url)
+
+
 @pytest.mark.parametrize("db_backend", ["postgres"], indirect=True)
 def test_a_postgres_restore_that_fails_midway_leaves_the_target_as_it_was(
     db_url: str, other_url: str, tmp_path: Path
@@ -556,6 +575,11 @@ def test_an_existing_backup_is_only_overwritten_with_force(db_url: str, tmp_path
     result = runner.invoke(app, ["backup", str(dest), "--url", db_url, "--force"])
     assert result.exit_code == 0, result.output
     assert dest.read_bytes().startswith(b"SQLite format 3\x00")
+
+    result = runner.invoke(app, ["backup", str(sqlite_file(db_url)), "--url", db_url, "--force"])
+    assert isinstance(result.exception, UserError)
+    assert "不能是数据库本身" in str(result.exception)
+    assert migrate.current(db_url) == migrate.head()
 
 
 # --------------------------------------------------------------------------- the CLI
