@@ -10,6 +10,7 @@ aiosmtpd 1.4.6's ``Controller(port=0)`` cannot start (its readiness probe connec
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import socket
@@ -58,6 +59,9 @@ class Faults:
     data_reply: dict[int, str] = field(default_factory=dict)  # e.g. {2: "554 5.7.1 spam"}
     mail_from_reply: str | None = None  # e.g. "421 4.7.0 too many connections"
     mail_from_fail_times: int = 10**9  # reply mail_from_reply this many times, then accept
+    # wait this long after storing a message and before replying "250": a client killed then
+    # has a message delivered whose reply it never saw (the lost-reply case)
+    reply_delay_s: float = 0.0
 
 
 @dataclass
@@ -112,6 +116,8 @@ class _Handler:
             self.s.received.append(
                 Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content)
             )
+        if self.s.faults.reply_delay_s:
+            await asyncio.sleep(self.s.faults.reply_delay_s)
         return "250 2.0.0 OK queued"
 
 
