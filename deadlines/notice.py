@@ -107,15 +107,22 @@ _CN_DIGITS = {
 
 
 def _to_int(s: str) -> int:
-    """'15' → 15, '十五' → 15, '二十八' → 28, '二〇二六' → 2026."""
-    if s.isdigit():
+    """'15' → 15, '十五' → 15, '二十八' → 28, '二〇二六' → 2026.
+
+    Raises ValueError for a malformed numeral ("十十", "三十十"), never KeyError.
+    """
+    if s.isdecimal():
         return int(s)
+    if not s or any(ch not in _CN_DIGITS and ch != "十" for ch in s):
+        raise ValueError(f"「{s}」 is not a number")
     if "十" not in s:  # positional: 二〇二六
         value = 0
         for ch in s:
             value = value * 10 + _CN_DIGITS[ch]
         return value
     tens, _, ones = s.partition("十")
+    if len(tens) > 1 or len(ones) > 1 or "十" in ones:
+        raise ValueError(f"「{s}」 is not a number")
     return (_CN_DIGITS[tens] if tens else 1) * 10 + (_CN_DIGITS[ones] if ones else 0)
 
 
@@ -355,12 +362,17 @@ class _Parser:
             from_d = self._make(ln, first, year - 1)  # "12月31日至1月2日": starts last year
         if to_d < from_d:
             raise self.fail(ln, f"the rest period ends ({to_d}) before it starts ({from_d})")
+        self._check_near_year(ln, from_d, year)
+        self._check_near_year(ln, to_d, year)
         n_days = (to_d - from_d).days + 1
         if kind == "buxiu" and not 1 < n_days <= 4:
             raise self.fail(ln, f"补休 day {to_d} is not within three days after {from_d}")
         m = re.search(rf"(?:共|放假)(?P<n>{_NUM})天", shape)
         if m:
-            stated = _to_int(m["n"])
+            try:
+                stated = _to_int(m["n"])
+            except ValueError as exc:
+                raise self.fail(ln, f"the day count 「{m.group(0)}」 is not a number") from exc
             if stated != n_days:
                 raise self.fail(
                     ln,
@@ -378,6 +390,7 @@ class _Parser:
             for i in idx2:
                 tok = toks[i]
                 d = self._resolve_near(ln, tok, year, from_d, to_d)
+                self._check_near_year(ln, d, year)
                 self._check_weekday(ln, tok, d)
                 if d.weekday() < 5:
                     raise self.fail(
@@ -413,15 +426,17 @@ class _Parser:
                 if len(set(w)) > 1:
                     raise self.fail(ln, f"two different weekdays in 「{m.group(0)}」")
                 weekday = _WEEKDAY_INDEX[w[0]] if w else None
-            toks.append(
-                _Tok(
+            try:
+                tok = _Tok(
                     y=_to_int(m["y"]) if m["y"] else None,
                     m=_to_int(m["m"]) if m["m"] else None,
                     d=_to_int(m["d"]),
                     weekday=weekday,
                     raw=m.group(0),
                 )
-            )
+            except ValueError as exc:
+                raise self.fail(ln, f"「{m.group(0)}」 is not a date: {exc}") from exc
+            toks.append(tok)
             idx.append(len(toks) - 1)
         out.append(sentence[pos:])
         shape = "".join(out)
@@ -489,6 +504,11 @@ class _Parser:
         if best is None:
             return self._make(ln, tok, year)  # raises with the reason
         return best
+
+    def _check_near_year(self, ln: _Line, d: date, year: int) -> None:
+        """A notice reaches at most into the neighbouring year ("12月31日至1月2日")."""
+        if abs(d.year - year) > 1:
+            raise self.fail(ln, f"{d} is neither in {year} nor in a neighbouring year")
 
     def _check_weekday(self, ln: _Line, tok: _Tok, d: date) -> None:
         if tok.weekday is not None and tok.weekday != d.weekday():
