@@ -300,6 +300,10 @@ def _h_day_only(m: re.Match[str], s: str, find: bool) -> Rule | Unparsed | None:
     return _unparsed(m, "“N日前”没有写明月份（也可能指事件前N日），请写明月份或起算事件")
 
 
+def _h_short_year(m: re.Match[str], s: str, find: bool) -> Rule | Unparsed | None:
+    return _unparsed(m, f"年份“{m.group('y')}年”不是四位数的年份（如2020年），无法确定是哪一年")
+
+
 def _h_relative_month(m: re.Match[str], s: str, find: bool) -> Rule | Unparsed | None:
     return _unparsed(m, "没有写明具体月份（当月、次月、月底随上下文而定），请写明")
 
@@ -426,6 +430,14 @@ _PATTERNS: tuple[_Pattern, ...] = tuple(
             rf"(?<![0-9{_CN}每月个])(?:当月|本月|次月|下个月|下月|月)"
             rf"(?:月?(?:底|末)|{_S}{_DAY}{_S}[日号])(?:{_BEFORE})?",
             _h_relative_month,
+        ),
+        (
+            # "20年9月15日前", "999年底前": without this the date after it would be read and the
+            # year silently dropped (→ the plan year), a guess.
+            "short_year",
+            rf"(?<![0-9{_CN}])(?P<y>[0-9]{{1,3}}|[0-9]{{5,}}|[{_CN}]{{1,3}}){_S}年{_S}"
+            rf"(?:{_MON}{_S}月|上半年|下半年|年中|年?[底末]|第?[一二三四1-4]季度)",
+            _h_short_year,
         ),
     ]
 )
