@@ -10,6 +10,7 @@ import importlib
 import sys
 
 import click
+import sqlalchemy as sa
 import typer
 from rich.console import Console
 
@@ -83,6 +84,14 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Abort:
         err_console.print("已取消 (aborted)")
         return 130
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+        if debug:
+            raise
+        reason = str(getattr(exc, "orig", exc) or exc).strip().splitlines()[0][:200]
+        err_console.print(f"[bold red]错误[/]: 数据库连接中断（{reason}）。已提交的内容不受影响；"
+                          "数据库恢复后重新运行本命令即可，不会重复发送或重复记分。",
+                          highlight=False, soft_wrap=True)
+        return 3
     except USER_ERRORS as exc:
         if debug:
             raise

@@ -241,6 +241,16 @@ class CoordinatorRow:
 
 
 @dataclass(frozen=True, kw_only=True)
+class OutboxBacklog:
+    """Messages of earlier runs still in the outbox because delivering them failed (the mail
+    server was down, say): the coordinator is told, and they go out with this run."""
+
+    waiting: int
+    since: str  # the oldest waiting message's period ("2020-09-16")
+    last_reply: str  # the server's (or the connection's) last answer
+
+
+@dataclass(frozen=True, kw_only=True)
 class CoordinatorDigestContext(_Footer):
     """Daily overview for the coordinating office (牵头/督查部门)."""
 
@@ -248,6 +258,7 @@ class CoordinatorDigestContext(_Footer):
     report_date: date
     rows: tuple[CoordinatorRow, ...]
     generated_at: datetime
+    backlog: OutboxBacklog | None = None
 
     def __post_init__(self) -> None:
         _check_aware("generated_at", self.generated_at)

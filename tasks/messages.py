@@ -16,9 +16,9 @@ from datetime import date, datetime
 
 import sqlalchemy as sa
 
-from db.models import Contact, Escalation, Item, Notice, Obligation, Unit
+from db.models import Contact, Escalation, Item, Notice, Obligation, OutboxMessage, Unit
 from deadlines.ladder import working_days_left
-from duban.vocab import ContactRole
+from duban.vocab import ContactRole, OutboxStatus
 from notifications.models import RenderedMessage
 from notifications.render import (
     CoordinatorDigestContext,
@@ -26,6 +26,7 @@ from notifications.render import (
     DigestContext,
     DigestRow,
     EscalationContext,
+    OutboxBacklog,
 )
 from tasks.checks import COLOUR_RANK, item_flow_name
 from tasks.context import EngineContext
@@ -100,13 +101,19 @@ def write_messages(ctx: EngineContext, *, as_of: date, now: datetime,
             .where(Notice.outbox_id.is_(None))
             .order_by(Notice.contact_id, Notice.id)
         ).all()
-        if not rows:
+        backlog = outbox_backlog(session)
+        if not rows and backlog is None:
             return summary
         contacts: dict[int, _Contact] = {}
         for part in _chunked({r.contact_id for r in rows}):
             contacts.update((c[0], _Contact(*c)) for c in session.execute(
-                sa.select(Contact.id, Contact.unit_id, Contact.name, Contact.role, Contact.email)
-                .where(Contact.id.in_(part))))
+                sa.select(*_CONTACT_COLUMNS).where(Contact.id.in_(part))))
+        if backlog is not None:  # coordinators hear of it even on a day without notices
+            contacts.update((c[0], _Contact(*c)) for c in session.execute(
+                sa.select(*_CONTACT_COLUMNS).where(
+                    Contact.role == ContactRole.COORDINATOR,
+                    sa.or_(Contact.active_from.is_(None), Contact.active_from <= as_of),
+                    sa.or_(Contact.active_to.is_(None), Contact.active_to >= as_of))))
         items = {i.id: _Item(i.id, i.number, i.title, i.time_limits,
                              item_flow_name(i.number, i.title))
                  for i in session.execute(
@@ -122,6 +129,10 @@ def write_messages(ctx: EngineContext, *, as_of: date, now: datetime,
         by_contact: dict[int, list] = defaultdict(list)
         for r in rows:
             by_contact[r.contact_id].append(r)
+        if backlog is not None:
+            for c in contacts.values():
+                if c.role == ContactRole.COORDINATOR:
+                    by_contact.setdefault(c.id, [])
         look = _Lookups(ctx, items, units, liaisons, as_of)
 
         pending: list[tuple[str, list[int], NewMessage]] = []
@@ -153,7 +164,7 @@ def write_messages(ctx: EngineContext, *, as_of: date, now: datetime,
             cal = ctx.calendar_for_unit(contact.unit_id)
             if contact.role == ContactRole.COORDINATOR:
                 kind, rendered = "coordinator_digest", _coordinator(ctx, notices, look, contact,
-                                                                   as_of, now, office)
+                                                                   as_of, now, office, backlog)
             else:
                 kind, rendered = _unit_message(ctx, notices, look, contact, as_of, now, office,
                                                attach_xlsx_from)
@@ -169,6 +180,24 @@ def write_messages(ctx: EngineContext, *, as_of: date, now: datetime,
         if pending:
             flush()
     return summary
+
+
+_CONTACT_COLUMNS = (Contact.id, Contact.unit_id, Contact.name, Contact.role, Contact.email)
+
+
+def outbox_backlog(session) -> OutboxBacklog | None:
+    """Messages of earlier runs that are still undelivered after a failed attempt (the mail
+    server was unreachable, say); None when there are none."""
+    waiting = sa.and_(OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]),
+                      OutboxMessage.attempts > 0)
+    count, since = session.execute(
+        sa.select(sa.func.count(), sa.func.min(OutboxMessage.period)).where(waiting)).one()
+    if not count:
+        return None
+    last_reply = session.scalar(
+        sa.select(OutboxMessage.last_reply).where(waiting, OutboxMessage.last_reply.is_not(None))
+        .order_by(OutboxMessage.id.desc()).limit(1))
+    return OutboxBacklog(waiting=count, since=since, last_reply=(last_reply or "无答复")[:200])
 
 
 _NOTICE = Notice.__table__
@@ -249,7 +278,7 @@ def _unit_message(ctx, notices, look: _Lookups, contact: _Contact, as_of, now, o
 
 
 def _coordinator(ctx, notices, look: _Lookups, contact: _Contact, as_of, now,
-                 office) -> RenderedMessage:
+                 office, backlog: OutboxBacklog | None) -> RenderedMessage:
     rows = []
     seen = set()
     for n in notices:
@@ -262,5 +291,6 @@ def _coordinator(ctx, notices, look: _Lookups, contact: _Contact, as_of, now,
             due_date=n.due_date, working_days_left=look.left(n.unit_id, n.due_date),
             status=STEP_STATUS.get(n.kind, ""), escalation_level=n.colour))
     digest = CoordinatorDigestContext(coordinator_name=contact.name, report_date=as_of,
-                                      rows=tuple(rows), generated_at=now, office_name=office)
+                                      rows=tuple(rows), generated_at=now, office_name=office,
+                                      backlog=backlog)
     return ctx.renderer.render("coordinator_digest", digest)

@@ -116,6 +116,12 @@ class ThrowawayCluster:
     def admin_url(self) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
+    def restart(self, timeout: int = 60) -> None:
+        """Stop the server at once (open connections are cut) and start it again."""
+        _run_pg([str(self.bindir / "pg_ctl"), "-D", str(self.data_dir), "-l",
+                 str(self.log_file), "-m", "immediate", "-w", "-t", str(timeout), "restart"],
+                self.run_as, timeout=timeout + 10)
+
     def stop(self) -> None:
         if self.stopped:
             return
