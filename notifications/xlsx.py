@@ -1,9 +1,8 @@
 """The digest table as an .xlsx attachment.
 
-Formula injection: unit names and item titles come from imported documents; a cell value
-that starts with ``= + - @`` (or a tab/CR, which some spreadsheet apps strip before parsing)
-would be stored by openpyxl as a *formula*. Such text gets a leading apostrophe and is always
-written as a string cell, so no name can ever become a formula.
+Formula injection: unit names and item titles come from imported documents; text that starts
+with ``= + - @`` (or a tab/CR) is written as a string cell with Excel's quote prefix by the
+shared rule in :mod:`notifications.cells`, so no name can ever become a formula.
 
 Speed: openpyxl needs ~5-7 ms per small workbook (default styles, theme, stylesheet and a
 temp file every time), which made the .xlsx the most expensive part of a digest mail. So
@@ -28,28 +27,17 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from notifications.cells import clean_text, is_formula_like, put
 from notifications.models import Attachment
 from notifications.render import SHANGHAI, DigestContext, DigestRow, cn_date, workdays_phrase
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DIGEST_HEADERS = ("序号", "事项", "工作要求", "截止日期", "剩余/逾期工作日", "状态")
 DIGEST_WIDTHS = (6, 40, 50, 22, 18, 12)
-_FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-# Characters XML 1.0 cannot carry (openpyxl raises IllegalCharacterError on them).
-_ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _WRAP_MIN_WIDTH = 30  # columns this wide wrap their text
 _SHEET = "xl/worksheets/sheet1.xml"
 _CORE = "docProps/core.xml"
 _EPOCH_ZIP = (1980, 1, 1, 0, 0, 0)
-
-
-def safe_cell(value: object) -> object:
-    """Neutralise text that a spreadsheet would evaluate; numbers pass through."""
-    if isinstance(value, str):
-        value = _ILLEGAL_XML.sub("", value)
-        if value.startswith(_FORMULA_TRIGGERS):
-            return "'" + value
-    return value
 
 
 def digest_rows(rows: Iterable[DigestRow]) -> list[tuple[object, ...]]:
@@ -82,13 +70,9 @@ def table_xlsx_openpyxl(
     wb = Workbook()
     ws = wb.active
     ws.title = sheet_title
-    ws.append([safe_cell(h) for h in headers])
-    for row in rows:
-        ws.append([safe_cell(v) for v in row])
-    for row_cells in ws.iter_rows():
-        for cell in row_cells:
-            if cell.data_type == "f":  # belt and braces: never a formula
-                cell.data_type = "s"
+    for r, row in enumerate([headers, *rows], start=1):
+        for c, value in enumerate(row, start=1):
+            put(ws.cell(row=r, column=c), value)
     bold = Font(bold=True)
     fill = PatternFill("solid", fgColor="EEF1F5")
     for cell in ws[1]:
@@ -125,6 +109,7 @@ class _Layout:
     core: str  # core.xml with "{created}" placeholders
     header_styles: tuple[str, ...]  # ' s="1"' or "" per column
     body_styles: tuple[str, ...]
+    quoted_styles: tuple[str, ...]  # body style + quotePrefix, for formula-like text
     letters: tuple[str, ...]
 
 
@@ -134,9 +119,10 @@ _W3CDTF = re.compile(r"(<dcterms:(created|modified)[^>]*>)[^<]*(</dcterms:\2>)")
 
 @lru_cache(maxsize=16)
 def _layout(headers: tuple[str, ...], widths: tuple[int, ...], sheet_title: str) -> _Layout:
-    """Let openpyxl write the table shape once (header + one sample row) and keep the parts."""
-    sample = ["x"] * len(headers)
-    data = table_xlsx_openpyxl(headers, [sample], sheet_title=sheet_title, widths=widths)
+    """Let openpyxl write the table shape once (header, a plain and a formula-like sample row)
+    and keep the parts."""
+    sample, quoted = ["x"] * len(headers), ["=x"] * len(headers)
+    data = table_xlsx_openpyxl(headers, [sample, quoted], sheet_title=sheet_title, widths=widths)
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         parts = [(name, zf.read(name)) for name in zf.namelist()]
     by_name = dict(parts)
@@ -157,6 +143,7 @@ def _layout(headers: tuple[str, ...], widths: tuple[int, ...], sheet_title: str)
         core=_W3CDTF.sub(r"\1{created}\3", by_name[_CORE].decode("utf-8")),
         header_styles=tuple(styles[(c, "1")] for c in letters),
         body_styles=tuple(styles[(c, "2")] for c in letters),
+        quoted_styles=tuple(styles[(c, "3")] for c in letters),
         letters=letters,
     )
 
@@ -167,14 +154,16 @@ def _xml_text(text: str) -> str:
     )
 
 
-def _cell(ref: str, style: str, value: object) -> str:
+def _cell(ref: str, style: str, quoted_style: str, value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
         return f'<c r="{ref}"{style} t="b"><v>{int(value)}</v></c>'
     if isinstance(value, int | float | Decimal):
         return f'<c r="{ref}"{style} t="n"><v>{value}</v></c>'
-    text = str(safe_cell(str(value)))
+    text = clean_text(str(value))
+    if is_formula_like(text):
+        style = quoted_style  # a string cell anyway (inlineStr); the prefix keeps it so on edit
     if not text:
         return f'<c r="{ref}"{style} t="inlineStr"></c>'  # what openpyxl writes for ""
     space = ' xml:space="preserve"' if text != text.strip() else ""  # as openpyxl does
@@ -198,7 +187,10 @@ def table_xlsx(
         if len(row) > n_cols:
             raise ValueError(f"row {r} has {len(row)} cells, the table has {n_cols} columns")
         styles = layout.header_styles if r == 1 else layout.body_styles
-        cells = "".join(_cell(f"{layout.letters[c]}{r}", styles[c], v) for c, v in enumerate(row))
+        # header text is part of the layout's key: row 1 already carries its quote prefix
+        quoted = layout.header_styles if r == 1 else layout.quoted_styles
+        cells = "".join(_cell(f"{layout.letters[c]}{r}", styles[c], quoted[c], v)
+                        for c, v in enumerate(row))
         out.append(f'<row r="{r}">{cells}</row>')
     dimension = f"A1:{layout.letters[-1]}{len(all_rows)}"
     sheet = "".join(

@@ -3,7 +3,8 @@
 One sheet per rule set (unit-kind group) with category subtotals, totals, the caps that bit and
 the final score; a 明细 sheet with every ledger line; a 评分规则 sheet with the rules. Values
 only — no formulas — and any text starting with ``= + - @`` is stored as text with Excel's
-quote prefix, so a unit name like ``=HYPERLINK(...)`` can never become a formula.
+quote prefix (the shared rule of :mod:`notifications.cells`), so a unit name like
+``=HYPERLINK(...)`` can never become a formula.
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from notifications.cells import put
 from scoring.engine import LedgerLine, UnitScore, cn_date
 from scoring.rules import RuleBook, fmt_points
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
 _HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 _MAX_WIDTH = 60
@@ -35,10 +36,7 @@ def _put(ws: Worksheet, row: int, col: int, value: Any, *, bold: bool = False) -
     cell = ws.cell(row=row, column=col)
     if isinstance(value, Decimal):
         value = value.normalize() if value != 0 else Decimal(0)  # written as its exact text
-    cell.value = value
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        cell.data_type = "s"
-        cell.quotePrefix = True
+    put(cell, value)
     if isinstance(value, date):
         cell.number_format = "yyyy-mm-dd"
     if bold:

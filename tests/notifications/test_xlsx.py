@@ -8,6 +8,7 @@ from datetime import date
 import pytest
 from openpyxl import load_workbook
 
+from notifications.cells import clean_text, is_formula_like
 from notifications.render import DigestContext, DigestRow, render_digest
 from notifications.xlsx import (
     DIGEST_HEADERS,
@@ -15,7 +16,6 @@ from notifications.xlsx import (
     XLSX_MIME,
     digest_attachment,
     digest_rows,
-    safe_cell,
     table_xlsx,
     table_xlsx_openpyxl,
 )
@@ -44,7 +44,7 @@ def test_digest_attachment_holds_the_rows_of_the_mail():
     ]
 
 
-def test_text_that_looks_like_a_formula_is_stored_as_text_with_an_apostrophe():
+def test_text_that_looks_like_a_formula_is_stored_as_quoted_text():
     hostile = ['=HYPERLINK("http://evil","点我")', "+1+1", "-2+3", "@SUM(A1)", "\t=1+1"]
     ctx = DigestContext(
         recipient_name="张三",
@@ -61,13 +61,14 @@ def test_text_that_looks_like_a_formula_is_stored_as_text_with_an_apostrophe():
     for row in ws.iter_rows(min_row=2):
         for cell in row:
             assert cell.data_type != "f"
-    items = sorted(ws.cell(row=r, column=2).value for r in range(2, 2 + len(hostile)))
-    assert items == sorted("'" + h for h in hostile)
+    items = [ws.cell(row=r, column=2) for r in range(2, 2 + len(hostile))]
+    assert sorted(c.value for c in items) == sorted(hostile)  # shown exactly as written
+    assert all(c.data_type == "s" and c.quotePrefix for c in items)
 
 
 def test_numbers_and_ordinary_text_are_left_alone():
-    assert safe_cell(-3) == -3
-    assert safe_cell("市财政局-综合科") == "市财政局-综合科"
+    assert not is_formula_like(-3)
+    assert not is_formula_like("市财政局-综合科")
     cells = _cells(table_xlsx(["a", "b"], [[-3, "正常文本"]]))
     assert cells[1] == [-3, "正常文本"]
 
@@ -83,7 +84,8 @@ def _layout_of(data: bytes):
     ws = load_workbook(io.BytesIO(data)).active
     cells = [
         [
-            (c.value, c.data_type, c.font.bold, c.fill.fgColor.rgb, c.alignment.wrap_text)
+            (c.value, c.data_type, c.font.bold, c.fill.fgColor.rgb, c.alignment.wrap_text,
+             c.quotePrefix)
             for c in row
         ]
         for row in ws.iter_rows()
@@ -102,9 +104,11 @@ def test_fast_writer_produces_the_same_workbook_as_openpyxl():
     kw = {"sheet_title": "督办事项", "widths": DIGEST_WIDTHS, "created": NOW}
     fast, reference = (
         table_xlsx(*args, **kw),
-        table_xlsx_openpyxl(DIGEST_HEADERS, [[safe_cell(v) for v in r] for r in rows], **kw),
+        table_xlsx_openpyxl(DIGEST_HEADERS, rows, **kw),
     )
     assert _layout_of(fast) == _layout_of(reference)
+    assert _layout_of(fast)[-1][1][1][0] == "=cmd|' /C calc'!A0"  # quoted text, as written
+    assert _layout_of(fast)[-1][3][1][0] == clean_text("控制字符\x07被去掉")
     assert load_workbook(io.BytesIO(fast)).properties.created.year == 2026
 
 
