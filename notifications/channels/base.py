@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Callable
 from typing import Any, ClassVar, Protocol
@@ -18,6 +19,30 @@ import httpx
 from notifications.models import DeliveryResult, DeliveryStatus, Recipient, RenderedMessage
 
 log = logging.getLogger(__name__)
+
+# A webhook URL is a credential: whoever holds DingTalk's access_token, WeCom's key or Feishu's
+# hook token can post to the group. httpx logs every request URL at INFO; keep the host and
+# path, hide the tokens (and DingTalk's sign/timestamp, replayable for an hour).
+_WEBHOOK_CREDENTIALS = re.compile(r"(\b(?:access_token|key|sign|timestamp)=)[^&\s\"']+"
+                                  r"|(/bot/v2/hook/)[^/?\s\"']+")
+
+
+def redact_webhook(text: str) -> str:
+    """``text`` with webhook tokens and signatures replaced by ``***``."""
+    return _WEBHOOK_CREDENTIALS.sub(lambda m: f"{m.group(1) or m.group(2)}***", text)
+
+
+class _RedactWebhookUrls(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = redact_webhook(message)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        return True
+
+
+if not any(isinstance(f, _RedactWebhookUrls) for f in logging.getLogger("httpx").filters):
+    logging.getLogger("httpx").addFilter(_RedactWebhookUrls())
 
 
 class Channel(Protocol):
@@ -84,7 +109,7 @@ class WebhookRobot:
                 message_id=message_id,
                 status=status,
                 code=code,
-                reply=reply[:1000],
+                reply=redact_webhook(reply)[:1000],  # error texts may quote the URL
                 attempts=1,
                 channel=self.name,
             )
