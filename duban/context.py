@@ -6,6 +6,7 @@ the environment.  Everything below takes ``now`` as a parameter.
 
 from __future__ import annotations
 
+import getpass
 import os
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -101,7 +102,15 @@ def open_app(config_dir: Path | None = None, db_url: str | None = None,
 
 
 def default_actor() -> str:
-    return os.environ.get("DUBAN_ACTOR") or os.environ.get("USER") or "coordinator"
+    """Who a manual change is recorded as without ``--by``: ``DUBAN_ACTOR``, else the OS user
+    (also when USER/LOGNAME are unset, e.g. under cron or systemd)."""
+    explicit = os.environ.get("DUBAN_ACTOR", "").strip()
+    if explicit:
+        return explicit
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # a uid without a passwd entry (some containers)
+        return f"uid{os.getuid()}" if hasattr(os, "getuid") else "coordinator"
 
 
 # --------------------------------------------------------------------------- lookups

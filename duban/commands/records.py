@@ -118,7 +118,8 @@ def extend(
     to: Annotated[str, typer.Option("--to", help="New due date (YYYY-MM-DD).")],
     reason: Annotated[str, typer.Option("--reason", help="Why the extension was approved.")],
     period: PeriodOpt = None,
-    approved_by: Annotated[str | None, typer.Option("--approved-by")] = None,
+    approved_by: Annotated[str | None, typer.Option("--approved-by", help="Who approved it (default: --by).")] = None,
+    by: ByOpt = None,
     config: ConfigDir = None,
     db: DbUrl = None,
 ) -> None:
@@ -128,14 +129,15 @@ def extend(
     """
     ctx = open_app(config, db)
     new_day = parse_when(to).date()
-    actor = approved_by or default_actor()
-    with ctx.session(actor=actor, at=now()) as session:
+    actor = by or default_actor()  # who records it (audit trail); the approver may differ
+    moment = now()
+    with ctx.session(actor=actor, at=moment) as session:
         it = find_item(session, item)
         un = find_unit(session, ctx.directory, unit)
         ob = find_obligation(session, it, un, period=period)
         lifecycle.extend(session, obligation=ob, new_due_date=new_day, reason=reason,
-                         approved_by=actor, approved_at=now(), calendar=ctx.calendar_for(un),
-                         close=ctx.settings.business_close)
+                         approved_by=approved_by or actor, approved_at=moment,
+                         calendar=ctx.calendar_for(un), close=ctx.settings.business_close)
         console.print(f"{un.name} 条目{it.number}（{ob.period_key}）延期至 {new_day.isoformat()}")
 
 
