@@ -25,6 +25,7 @@ import os
 import secrets
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -132,4 +133,77 @@ def _file_lease(path: Path, *, wait_s: float) -> Iterator[None]:
         os.close(fd)
 
 
-__all__ = ["NAMESPACE", "DelivererLease", "LeaseTimeout", "deliverer_lease", "live_tokens"]
+# --------------------------------------------------------------------------- named leases
+# One holder at a time for a named piece of work (a plan's daily check on one day), visible to
+# every process and host that shares the database: a fan-out parent can tell a partition run
+# that is working (lease held) from one whose process is gone (Prefect still says Running).
+
+PARTITION_NAMESPACE = 0x64756262  # "dubb"
+
+
+def _name_key(name: str) -> int:
+    return zlib.crc32(name.encode()) & 0x7FFFFFFF
+
+
+def _lock_file(engine: Engine, name: str) -> Path | None:
+    database = engine.url.database
+    if not database or database == ":memory:":
+        return None
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
+    return Path(f"{database}.leases") / f"{safe}.lock"
+
+
+@contextmanager
+def named_lease(engine: Engine, name: str, *, wait_s: float = 3600.0) -> Iterator[None]:
+    """Hold the lease ``name`` for the ``with`` block, waiting while another process holds it."""
+    if engine.dialect.name == "postgresql":
+        holder = engine.connect()
+        try:
+            holder.execution_options(isolation_level="AUTOCOMMIT")
+            holder.execute(sa.text("SELECT set_config('lock_timeout', :ms, false)"),
+                           {"ms": str(int(wait_s * 1000))})
+            holder.execute(sa.text("SELECT pg_advisory_lock(:ns, :key)"),
+                           {"ns": PARTITION_NAMESPACE, "key": _name_key(name)})
+            try:
+                yield
+            finally:
+                with contextlib.suppress(sa.exc.DBAPIError):
+                    holder.execute(sa.text("SELECT pg_advisory_unlock(:ns, :key)"),
+                                   {"ns": PARTITION_NAMESPACE, "key": _name_key(name)})
+        finally:
+            holder.close()
+        return
+    path = _lock_file(engine, name)
+    if path is None:
+        yield
+        return
+    with _file_lease(path, wait_s=wait_s):
+        yield
+
+
+def lease_held(engine: Engine, name: str) -> bool:
+    """Whether some live process holds the lease ``name`` right now."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            return bool(conn.scalar(sa.text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                "AND classid = :ns AND objid = :key AND objsubid = 2 "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"),
+                {"ns": PARTITION_NAMESPACE, "key": _name_key(name)}))
+    path = _lock_file(engine, name)
+    if path is None or not path.exists():
+        return False
+    fd = os.open(path, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
+__all__ = ["NAMESPACE", "DelivererLease", "LeaseTimeout", "deliverer_lease", "lease_held",
+           "live_tokens", "named_lease"]

@@ -12,15 +12,17 @@ from __future__ import annotations
 import asyncio
 from datetime import date, datetime
 
-from prefect import Flow, flow
+from prefect import Flow, flow, tags
 from prefect.artifacts import acreate_table_artifact
 from prefect.context import TagsContext
 
 from deadlines.ladder import SEVERITY
-from tasks.checks import ItemReport
+from tasks.checks import ItemRef, ItemReport
+from tasks.context import EngineContext
 from tasks.prefect_tasks import check_item_task, get_context, publish_units
 
 ARTIFACT_ROW_LIMIT = 200
+ITEM_CONCURRENCY = 1
 
 
 def status_table(report: ItemReport, *, limit: int = ARTIFACT_ROW_LIMIT) -> tuple[list[dict],
@@ -70,3 +72,27 @@ def _task_tags() -> TagsContext:
 def item_flow(name: str) -> Flow:
     """The item's own flow: flow name and run name are the item ("条目6 集中发布…")."""
     return item_check.with_options(name=name, flow_run_name=name)
+
+
+async def check_items(ctx: EngineContext, items: list[ItemRef], *, as_of: date, now: datetime,
+                      config_dir: str | None, db_url: str | None) -> list[dict]:
+    """Run the items' flows, ``settings.prefect.item_concurrency`` at a time (see
+    ``flows/daily.py``).  A failing item does not stop the others: every item is checked, then
+    the first error is raised."""
+    gate = asyncio.Semaphore(max(1, int(ctx.settings.prefect.get("item_concurrency",
+                                                                   ITEM_CONCURRENCY))))
+
+    async def check(item: ItemRef) -> dict:
+        async with gate:
+            return await item_flow(item.flow_name)(
+                item_id=item.id, as_of=as_of, now=now, config_dir=config_dir, db_url=db_url)
+
+    runs = []
+    for item in items:
+        with tags(f"plan:{item.plan_id}", f"item:{item.code}", f"as_of:{as_of.isoformat()}"):
+            runs.append(asyncio.ensure_future(check(item)))  # the task keeps these tags
+    results = await asyncio.gather(*runs, return_exceptions=True)
+    failed = [r for r in results if isinstance(r, BaseException)]
+    if failed:
+        raise failed[0]
+    return results

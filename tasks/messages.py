@@ -187,9 +187,9 @@ _CONTACT_COLUMNS = (Contact.id, Contact.unit_id, Contact.name, Contact.role, Con
 
 def outbox_backlog(session) -> OutboxBacklog | None:
     """Messages of earlier runs that are still undelivered after a failed attempt (the mail
-    server was unreachable, say); None when there are none."""
-    waiting = sa.and_(OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]),
-                      OutboxMessage.attempts > 0)
+    server was unreachable, say); None when there are none.  Rows being sent right now
+    (``sending``, by an overlapping run) are not a backlog."""
+    waiting = sa.and_(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.attempts > 0)
     count, since = session.execute(
         sa.select(sa.func.count(), sa.func.min(OutboxMessage.period)).where(waiting)).one()
     if not count:

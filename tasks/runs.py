@@ -56,6 +56,15 @@ def record_run(ctx: EngineContext, *, kind: str, key: str, outcome: str, now: da
                                                               RunRecord.key == key))
 
 
+def partition_summaries(ctx: EngineContext, as_of: date) -> list[dict]:
+    """What each plan's partition run recorded for ``as_of`` (see ``flows/partition.py``)."""
+    with ctx.session() as session:
+        return [r for (r,) in session.execute(
+            sa.select(RunRecord.summary).where(RunRecord.kind == "daily-partition",
+                                              RunRecord.key.like(f"{as_of.isoformat()}:plan%"))
+            .order_by(RunRecord.key))]
+
+
 def make_transport(ctx: EngineContext, now: datetime):
     if ctx.mail.mode == "file":
         return FileTransport(ctx.mail, clock=lambda: now)

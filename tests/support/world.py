@@ -83,13 +83,18 @@ class World:
                                    OutboxMessage.recipient_address).order_by(OutboxMessage.id))
 
 
-def seed_world(config: Path, url: str, *, plans: int = 1) -> World:
-    """Migrate ``url`` and load the units and ``plans`` plans; item 6's first units report."""
+def seed_world(config: Path, url: str, *, plans: int = 1, items: int | None = None) -> World:
+    """Migrate ``url`` and load the units and ``plans`` plans (each with its first ``items``
+    items, item 6 always among them); item 6's first units report."""
     migrate.upgrade(url)
     ctx = build_context(config, url, config.parent / "var")
     try:
         directory = load_unit_directory(config)
         base = load_plan(config / "plans" / PLAN_FILE, directory)
+        if items is not None:
+            kept = [i for n, i in enumerate(base.items)
+                    if n < items or item_flow_name(i.number, i.title) == ITEM6]
+            base = base.model_copy(update={"items": kept})
         with ctx.session() as s, s.begin():
             sync_units(s, load_units_file(config))
             for n in range(plans):
