@@ -43,7 +43,7 @@ def partition_lease_name(as_of: date, plan_id: int) -> str:
 class FanOutSettings:
     deployment: str = PARTITION_DEPLOYMENT
     poll_s: float = 2.0
-    start_grace_s: float = 30.0  # a Running run may take this long to take its lease
+    start_grace_s: float = 60.0  # a Running run may take this long to take its lease
     max_generations: int = 3
 
     @classmethod
