@@ -138,9 +138,11 @@ def worlds(postgres_databases, tmp_path_factory) -> Iterator[tuple[World, World,
         world = seed_world(make_config(root / "w", smtp_port=mail.port),
                            postgres_databases.create(), plans=2, items=3)
         settings = world.config / "settings.yaml"  # notice dead partition runs quickly
-        settings.write_text(settings.read_text(encoding="utf-8").replace(
-            "prefect:\n", "prefect:\n  fan_out: {start_grace_s: 20, poll_s: 1}\n", 1),
-            encoding="utf-8")
+        text = settings.read_text(encoding="utf-8")
+        for old, new in (("start_grace_s: 60", "start_grace_s: 20"), ("poll_s: 2", "poll_s: 1")):
+            assert old in text
+            text = text.replace(old, new)
+        settings.write_text(text, encoding="utf-8")
         ref = seed_world(make_config(root / "ref", smtp_port=ref_mail.port),
                          f"sqlite:///{root / 'ref.db'}", plans=2, items=3)
         yield world, ref, mail
