@@ -114,6 +114,9 @@ def enqueue_messages(session: Session, messages: Sequence[NewMessage], *, domain
             "status": OutboxStatus.PENDING.value, "not_before": m.not_before, "attempts": 0,
             "created_at": created_at,
         })
+    # Rows are inserted in key order whatever order the caller gave: two runs writing the same
+    # messages then wait for each other on the first shared key instead of deadlocking.
+    params.sort(key=lambda p: (p["scope"], p["kind"], p["level"], p["period"]))
     stmt = (dialect_insert(session, OutboxMessage)
             .on_conflict_do_nothing(index_elements=list(_KEY_COLUMNS))
             .returning(_MSG.c.id, *(_MSG.c[c] for c in _KEY_COLUMNS)))

@@ -149,3 +149,40 @@ def test_sqlite_takes_over_rows_left_sending_by_a_crashed_deliverer(db, db_backe
         assert deliver(db, smtp(server)).delivered == 2
     with Session(db) as s:
         assert s.scalars(sa.select(OutboxMessage.claim_token)).all() == [None, None]
+
+
+def test_two_runs_enqueueing_the_same_day_at_once_write_each_message_once(db, db_backend):
+    """Two overlapping runs write the same 300 messages at the same instant (in opposite
+    orders): the database decides, each key is written once, and exactly one of the two runs
+    counts it as written."""
+    import threading
+
+    from sqlalchemy.orm import Session
+
+    from tasks.outbox import NewMessage, OutboxKey, enqueue_messages
+    from tests.tasks.test_outbox import DOMAIN, NOW, rendered
+
+    batch = [NewMessage(key=OutboxKey(f"contact:{i}:email", "digest", "", "2020-09-16"),
+                        rendered=rendered(i), recipient_name=f"联系人{i}",
+                        recipient_address=f"user{i}@example.gov.cn", not_before=NOW)
+             for i in range(300)]
+    orders = {"forward": batch, "backward": list(reversed(batch))}
+    barrier = threading.Barrier(2)
+    written: dict[str, dict] = {}
+
+    def run(name: str) -> None:
+        with Session(db) as s, s.begin():
+            barrier.wait()
+            ids = enqueue_messages(s, orders[name], domain=DOMAIN, created_at=NOW)
+        written[name] = {m.key: i is not None for m, i in zip(orders[name], ids, strict=True)}
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in orders]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert set(written) == set(orders)
+    assert all(written["forward"][m.key] != written["backward"][m.key] for m in batch)
+    with Session(db) as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)) == 300
+        assert s.scalar(sa.select(sa.func.count(sa.distinct(OutboxMessage.message_id)))) == 300
