@@ -131,14 +131,21 @@ class _Keep(logging.Handler):
 
 @contextlib.contextmanager
 def debug_logs() -> Iterator[_Keep]:
+    """Every record at DEBUG, kept in memory. Other root handlers are set aside meanwhile:
+    once Prefect is imported (another test module), its console/API handlers on the root
+    logger would format or ship every DEBUG record of the run (minutes instead of seconds)."""
     root = logging.getLogger()
-    keep, level = _Keep(), root.level
+    keep, level, others = _Keep(), root.level, root.handlers[:]
+    for handler in others:
+        root.removeHandler(handler)
     root.addHandler(keep)
     root.setLevel(logging.DEBUG)
     try:
         yield keep
     finally:
         root.removeHandler(keep)
+        for handler in others:
+            root.addHandler(handler)
         root.setLevel(level)
 
 

@@ -232,3 +232,22 @@ def test_mail_sink_public_listens_on_every_interface(tmp_path):
     finally:
         controller.stop()
     assert len(list(Path(tmp_path / "sink").glob("*.eml"))) == 1 and lines
+
+
+def test_smtp_password_from_a_prefect_secret_block_on_the_locked_server(auth_server, caplog):
+    """The other place an SMTP password may live: a Secret block, read at send time through the
+    authenticated client; a missing block is named, the value never shown."""
+    from prefect.blocks.system import Secret
+
+    from notifications.mail import MailConfigError, MailSettings
+
+    password = "Block-Pw-5d6e7f8091a2b3c4"
+    settings = MailSettings(username="duban-sender", password_block="duban-smtp-password")
+    with auth_server.use(), caplog.at_level("DEBUG"):
+        Secret(value=password).save("duban-smtp-password", overwrite=True)
+        assert settings.resolve_password().get_secret_value() == password
+        missing = MailSettings(username="duban-sender", password_block="no-such-block")
+        with pytest.raises(MailConfigError, match="no-such-block") as info:
+            missing.resolve_password()
+    assert password not in str(info.value) and password not in repr(settings)
+    assert password not in caplog.text

@@ -93,8 +93,17 @@ def database_dump(url: str) -> str:
         engine.dispose()
 
 
+_TRACES: dict[int, dict[str, str]] = {}
+
+
 def traces(world: World) -> dict[str, str]:
-    """Every place the run left text, by name."""
+    """Every place the run left text, by name (collected once per session)."""
+    if id(world) not in _TRACES:
+        _TRACES[id(world)] = _collect(world)
+    return _TRACES[id(world)]
+
+
+def _collect(world: World) -> dict[str, str]:
     out = {
         "logs (DEBUG)": "\n".join(world.logs),
         "database (all tables)": database_dump(world.db_url),
