@@ -248,7 +248,7 @@ def rule_to_dict(rule: Rule | Unparsed) -> dict[str, Any]:
 
 
 def _take(d: dict[str, Any], kind: str, allowed: set[str], required: set[str]) -> None:
-    unknown = sorted(set(d) - allowed - {"kind"})
+    unknown = sorted(str(k) for k in set(d) - allowed - {"kind"})  # YAML keys may be numbers
     if unknown:
         raise ValueError(
             f"rule ({kind}): unknown field(s) {', '.join(unknown)}; "
@@ -276,6 +276,8 @@ def rule_from_dict(d: Any, *, text: str = "") -> Rule | Unparsed:
     kind = d.get("kind")
     if kind is None:
         raise ValueError(f"rule: missing 'kind' (one of {', '.join(_KINDS)})")
+    if not isinstance(kind, str):  # a list or mapping here cannot even be looked up
+        raise ValueError(f"rule.kind: must be one of {', '.join(_KINDS)}, got {kind!r}")
     if kind in _RELATIVE:
         _take(d, kind, {"n", "event"}, {"n"})
         return _RELATIVE[kind](n=d["n"], event=d.get("event"))

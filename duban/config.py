@@ -329,7 +329,7 @@ _CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四":
 def chinese_number(text: str) -> int | None:
     """十九 → 19, 二十三 → 23, 7 → 7; None when it is not a plain number."""
     t = unicodedata.normalize("NFKC", text).strip("()（）、.． ")
-    if t.isdigit():
+    if t.isdecimal():  # not isdigit(): "፩" is a digit that int() cannot read
         return int(t)
     if not t or any(ch not in _CN_DIGITS and ch != "十" for ch in t):
         return None
@@ -445,11 +445,15 @@ def check_config(config_dir: Path | None = None) -> CheckReport:
 def resolve_units(names: Iterable[str], directory: UnitDirectory) -> tuple[list[str], list[UnitRef]]:
     """Unit codes for a list of names (order kept, no duplicates) and the refs not resolved."""
     codes: list[str] = []
+    seen: set[str] = set()  # a province's group word names thousands of units
     unresolved: list[UnitRef] = []
     for n in names:
         ref = directory.resolve(n)
         if ref.status in ("unit", "group"):
-            codes.extend(c for c in ref.codes if c not in codes)
+            for c in ref.codes:
+                if c not in seen:
+                    seen.add(c)
+                    codes.append(c)
         else:
             unresolved.append(ref)
     return codes, unresolved
