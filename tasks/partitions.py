@@ -78,8 +78,10 @@ async def run_partition(ctx: EngineContext, *, plan_id: int, as_of: date, now: d
 
 async def wait_for_partition(ctx: EngineContext, run_id: UUID, lease: str,
                              settings: FanOutSettings) -> FlowRun:
-    """Poll the run until it is final; a Running run whose lease nobody holds is marked
-    Crashed (its process is gone) and returned as such."""
+    """Poll the run until it is final.  A run seen Running without its lease twice, a few
+    seconds apart (a run that has just released its lease is about to report Completed), is
+    marked Crashed — its process is gone — and returned as such."""
+    suspect_since: float | None = None
     async with get_client() as client:
         while True:
             run = await client.read_flow_run(run_id)
@@ -89,11 +91,19 @@ async def wait_for_partition(ctx: EngineContext, run_id: UUID, lease: str,
             if (state is not None and state.is_running() and run.start_time is not None
                     and _age_s(run.start_time) > settings.start_grace_s
                     and not await asyncio.to_thread(lease_held, ctx.engine, lease)):
-                await client.set_flow_run_state(
-                    run_id, Crashed(message="运行进程已不在（worker 被终止？）：未持有分区租约"),
-                    force=True)
-                continue
-            await asyncio.sleep(settings.poll_s)
+                if suspect_since is None:
+                    suspect_since = time.monotonic()
+                elif time.monotonic() - suspect_since >= CONFIRM_S:
+                    await client.set_flow_run_state(
+                        run_id, Crashed(message="运行进程已不在（worker 被终止？）：未持有分区租约"),
+                        force=True)
+                    continue
+            else:
+                suspect_since = None
+            await asyncio.sleep(min(settings.poll_s, CONFIRM_S))
+
+
+CONFIRM_S = 3.0  # a lease-less Running run must stay so this long before it is declared dead
 
 
 def _age_s(start: datetime) -> float:
