@@ -47,6 +47,16 @@ def load_deployments(prefect_yaml: Path) -> list[Any]:
     return out
 
 
+def on_one_host(deployments: list[Any]) -> list[Any]:
+    """The deployments as ``duban serve`` runs them: one process runs one flow run at a time,
+    so the daily run checks the plans itself instead of fanning out to partition runs it would
+    then wait for in vain (the fan-out is for several workers: see README §8)."""
+    for d in deployments:
+        if "fan_out" in (d.parameters or {}):
+            d.parameters = {**d.parameters, "fan_out": False}
+    return deployments
+
+
 def server_access(host: str | None, *, public: bool) -> tuple[str, str | None]:
     """(bind address, auth string or None) for ``duban serve``; a UserError (exit 2) when a
     non-loopback address lacks ``--public`` or a public server lacks a valid auth string.
@@ -92,7 +102,7 @@ def serve(
                   + (f"，监听 {bind}（对外开放，需用户名和密码）" if public else "")
                   + ("（API 需要认证）" if auth and not public else ""))
     with server.use():
-        deployments = load_deployments(prefect_yaml)
+        deployments = on_one_host(load_deployments(prefect_yaml))
         if register_only:
             for d in deployments:
                 d.apply()
