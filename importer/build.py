@@ -464,17 +464,26 @@ _PlanDumper.add_multi_representer(
 )  # pendulum.Date
 
 
+_LINE_BREAKS_RE = re.compile("[\r\n\x85\u2028\u2029\x0b\x0c]+")
+
+
+def _one_line(value: object) -> str:
+    """Text for a header comment line: a line break (YAML also breaks at NEL and U+2028) would
+    end the comment and turn the rest into YAML — e.g. from a file name holding a newline."""
+    return _LINE_BREAKS_RE.sub(" ", str(value))
+
+
 def render_plan_yaml(result: ImportResult, *, imported_on: date) -> str:
     """The plan as YAML with a header comment (source, import date, review notes)."""
     source = result.plan.get("source") or {}
     header = [
-        f"# 本文件由 duban plan import 于 {imported_on.isoformat()} 从 {source.get('document')} 导入，尚未经人工核对。",
+        f"# 本文件由 duban plan import 于 {imported_on.isoformat()} 从 {_one_line(source.get('document'))} 导入，尚未经人工核对。",
         "# 请逐条核对编号、标题、牵头/责任单位和时限（各条 review 写明了需要核对的地方），",
         "# 核对并删除或清空 review 后，再执行 duban plan load。",
     ]
     if result.notes:
         header.append("# 导入时发现：")
-        header.extend(f"#   - {note}" for note in result.notes)
+        header.extend(f"#   - {_one_line(note)}" for note in result.notes)
     body = yaml.dump(
         result.plan,
         Dumper=_PlanDumper,

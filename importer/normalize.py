@@ -5,7 +5,8 @@ same plan then shows up in traditional characters with pinyin glosses after ever
 ("部門(mén)", "會(huì )"), with full-width digits, or with OCR slips inside numbers ("l2345"). The
 parsers downstream want one spelling, so this module fixes exactly these things, in order:
 
-1. invisible characters (BOM, zero-width spaces) removed; NBSP/ideographic spaces made plain;
+1. invisible characters (BOM, zero-width spaces, control characters) removed; NBSP/ideographic
+   spaces made plain; other line breaks (NEL, U+2028, U+2029, VT, FF) made plain newlines;
    each line stripped of leading/trailing spaces;
 2. pinyin glosses removed: a parenthesised lowercase latin syllable group that carries at least
    one tone mark, directly after a Han character ("公開(kāi)", "會(huì )"). Real parentheses
@@ -43,7 +44,13 @@ _PINYIN_LETTERS = "a-zü" + _TONED
 _PINYIN_RE = re.compile(
     rf"(?<=[{_HAN}])[(（][ \t]*([{_PINYIN_LETTERS}]{{1,7}}(?:[ \t]+[{_PINYIN_LETTERS}]{{1,7}})*)[ \t]*[)）]"
 )
-_INVISIBLE_RE = re.compile("[\ufeff\u200b\u200c\u200d\u2060\ufffe]")
+# Also control characters (C0 but tab/line breaks, DEL, C1 but NEL): garbage from conversions.
+_INVISIBLE_RE = re.compile(
+    "[\ufeff\u200b\u200c\u200d\u2060\ufffe\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f]"
+)
+# Line breaks other than \n (NEL, LS, PS, VT, FF): YAML and str.splitlines() break lines there,
+# so they become \n here rather than survive inside a title or a unit name.
+_OTHER_BREAKS_RE = re.compile("[\x85\u2028\u2029\x0b\x0c]")
 _ODD_SPACES_RE = re.compile("[\u00a0\u3000\u2002\u2003\u2009\u202f]")
 _FULLWIDTH_ALNUM = {
     **{0xFF10 + i: chr(0x30 + i) for i in range(10)},
@@ -204,7 +211,8 @@ def _clean_spaces(text: str, changes: Counter[str]) -> str:
     text, n = _INVISIBLE_RE.subn("", text)
     if n:
         changes["invisible_removed"] += n
-    text = _ODD_SPACES_RE.sub(" ", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _ODD_SPACES_RE.sub(" ", _OTHER_BREAKS_RE.sub("\n", text))
     return "\n".join(line.strip() for line in text.split("\n"))
 
 

@@ -11,6 +11,7 @@ A file we cannot read raises :class:`DocumentError` naming the file and saying w
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import re
 import zipfile
@@ -21,6 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from duban.errors import UserError
+from duban.inputs import (
+    InputTooLarge,
+    read_bounded,
+    uncached_formula_cells,
+    uncached_formula_problem,
+    unpacked_size_problem,
+)
 
 __all__ = [
     "ROLE_LABELS",
@@ -72,27 +80,96 @@ class Document:
 # --- plain text ------------------------------------------------------------------------------
 
 
+def _plausible_share(text: str) -> float:
+    """Share of characters a Chinese document is made of: Han, ASCII, CJK punctuation."""
+    sample = text[:2000]
+    if not sample:
+        return 0.0
+    ok = sum(
+        1
+        for ch in sample
+        if " " <= ch <= "~"
+        or ch in "\r\n\t"
+        or "\u4e00" <= ch <= "\u9fff"
+        or "\u3000" <= ch <= "\u303f"
+        or "\uff00" <= ch <= "\uffef"
+        or "\u2010" <= ch <= "\u2027"
+    )
+    return ok / len(sample)
+
+
+def _utf16_encoding(data: bytes) -> str | None:
+    """"utf-16" for text with a UTF-16 byte-order mark (Windows Notepad's "Unicode"), the
+    byte order of BOM-less UTF-16 text (zero bytes, and it decodes to Chinese text), else None."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if b"\x00" not in data[:4096] or len(data) % 2:
+        return None
+    for encoding in ("utf-16-le", "utf-16-be"):
+        try:
+            text = data[:4096].decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if _plausible_share(text) >= 0.9:
+            return encoding
+    return None
+
+
 def decode_text(data: bytes, path: str | Path) -> tuple[str, str]:
-    """Decode bytes as UTF-8 (with or without BOM) or else GB18030; refuse binary data.
+    """Decode bytes as UTF-8 (with or without BOM), GB18030, UTF-16 or Big5; refuse binary data.
 
     UTF-8 is tried strictly first: a GB18030 file is almost never valid UTF-8, while GB18030 can
-    decode nearly any byte string, so the reverse order would garble UTF-8 files.
+    decode nearly any byte string, so the reverse order would garble UTF-8 files. UTF-16 is
+    recognised by its byte-order mark or its zero bytes; Big5 is the last resort. Text that is
+    only blanks and control characters counts as empty.
     """
+    text, encoding = _decode(data, path)
+    if not text.strip():
+        raise DocumentError(path, "文件是空的")
+    return text, encoding
+
+
+def _decode(data: bytes, path: str | Path) -> tuple[str, str]:
     if not data.strip():
         raise DocumentError(path, "文件是空的")
     if data.startswith(b"%PDF"):
         raise DocumentError(path, "这是 PDF 文件，不支持；请先转换为文字（.txt）或 Word（.docx）")
+    utf16 = _utf16_encoding(data)
+    if utf16 is not None:
+        try:
+            text = data.decode(utf16)
+        except UnicodeDecodeError as exc:
+            raise DocumentError(path, f"看起来是 UTF-16 编码的文本，但第 {exc.start} 字节处无法解码") from exc
+        if _looks_like_text(text):
+            return text, utf16
+        raise DocumentError(path, "不是文本文件（含二进制数据）；支持的格式：" + SUPPORTED)
     if b"\x00" in data[:4096]:
         raise DocumentError(path, "不是文本文件（含二进制数据）；支持的格式：" + SUPPORTED)
-    for encoding in ("utf-8-sig", "gb18030"):
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    else:
+        if _looks_like_text(text):
+            return text, "utf-8"
+        raise DocumentError(path, "不是文本文件（含二进制数据）；支持的格式：" + SUPPORTED)
+    # GB18030 decodes most Big5 files too, into rare characters: prefer the plausible reading.
+    fallback: tuple[str, str] | None = None
+    for encoding in ("gb18030", "big5"):
         try:
             text = data.decode(encoding)
         except UnicodeDecodeError:
             continue
-        if _looks_like_text(text):
-            return text, "utf-8" if encoding == "utf-8-sig" else encoding
-        break
-    raise DocumentError(path, "不是 UTF-8 或 GB18030 编码的文本，或内容不是文字")
+        if not _looks_like_text(text):
+            continue
+        if _plausible_share(text) >= 0.9:
+            return text, encoding
+        fallback = fallback or (text, encoding)
+    if fallback is not None:
+        return fallback
+    raise DocumentError(
+        path, "不是 UTF-8、GB18030、UTF-16 或 Big5 编码的文本，或内容不是文字；请另存为 UTF-8 文本"
+    )
 
 
 def _looks_like_text(text: str) -> bool:
@@ -281,6 +358,9 @@ def _read_xlsx(path: Path) -> list[tuple[str, list[list[str]]]]:
             ((m.min_row - 1, m.max_row, m.min_col - 1, m.max_col) for m in ws.merged_cells.ranges),
         )
         sheets.append((ws.title, grid))
+    problem = uncached_formula_problem(uncached_formula_cells(path, book))
+    if problem:
+        raise DocumentError(path, problem)
     return sheets
 
 
@@ -507,7 +587,9 @@ def read_document(path: str | Path) -> Document:
     """Read ``path`` by its suffix (checked against its first bytes); see the module docstring."""
     p = Path(path)
     try:
-        data = p.read_bytes()
+        data = read_bounded(p)  # a 50 MB file is refused before it is read
+    except InputTooLarge as exc:
+        raise DocumentError(p, exc.reason) from exc
     except FileNotFoundError as exc:
         raise DocumentError(p, "文件不存在") from exc
     except IsADirectoryError as exc:
@@ -524,6 +606,9 @@ def read_document(path: str | Path) -> Document:
     if suffix in (".docx", ".xlsx", ".xlsm"):
         if not zipfile.is_zipfile(p):
             raise DocumentError(p, f"扩展名是 {suffix}，但文件内容不是 Office 文档")
+        unpacked = unpacked_size_problem(p)
+        if unpacked:
+            raise DocumentError(p, unpacked)
         if suffix == ".docx":
             return _read_docx(p, data)
         return _spreadsheet_document(p, "xlsx", data)
