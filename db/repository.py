@@ -90,6 +90,36 @@ def upsert_unit(
     parent: Unit | None = None,
 ) -> Unit:
     """Create or update the unit with ``code``."""
+    unit = _apply_unit(session, get_unit_by_code(session, code=code), code=code, name=name,
+                       kind=kind, aliases=aliases, region=region, parent=parent)
+    session.flush()
+    return unit
+
+
+def upsert_units(session: Session, units: Sequence[dict[str, Any]]) -> list[Unit]:
+    """:func:`upsert_unit` for many units (dicts of its keyword arguments), in order: the
+    existing units are read in one query and everything is written in one flush."""
+    known = {u.code: u for u in session.scalars(sa.select(Unit))}
+    out = []
+    for values in units:
+        unit = _apply_unit(session, known.get(values["code"]), **values)
+        known[unit.code] = unit
+        out.append(unit)
+    session.flush()
+    return out
+
+
+def _apply_unit(
+    session: Session,
+    unit: Unit | None,
+    *,
+    code: str,
+    name: str,
+    kind: UnitKind | str,
+    aliases: Sequence[str] = (),
+    region: str | None = None,
+    parent: Unit | None = None,
+) -> Unit:
     values: dict[str, Any] = {
         "name": name,
         "kind": UnitKind(kind),
@@ -97,13 +127,11 @@ def upsert_unit(
         "region": region,
         "parent_id": parent.id if parent is not None else None,
     }
-    unit = get_unit_by_code(session, code=code)
     if unit is None:
         unit = Unit(code=code, **values)
         session.add(unit)
     else:
         _set_changed(unit, values)
-    session.flush()
     return unit
 
 
@@ -134,6 +162,55 @@ def upsert_contact(
 ) -> Contact:
     """Create or update the contact keyed by (unit, role, name)."""
     role = ContactRole(role)
+    contact = session.scalars(
+        sa.select(Contact).where(
+            Contact.unit_id == unit.id, Contact.role == role, Contact.name == name
+        )
+    ).one_or_none()
+    contact = _apply_contact(session, contact, unit=unit, name=name, role=role, email=email,
+                             phone=phone, im_webhook=im_webhook, im_channel=im_channel,
+                             im_secret_env=im_secret_env, active_from=active_from,
+                             active_to=active_to)
+    session.flush()
+    return contact
+
+
+def upsert_contacts(session: Session, contacts: Sequence[dict[str, Any]]) -> list[Contact]:
+    """:func:`upsert_contact` for many contacts (dicts of its keyword arguments), in order: the
+    units' existing contacts are read in one query per 5,000 units, written in one flush."""
+    unit_ids = sorted({c["unit"].id for c in contacts})
+    known: dict[tuple[int, ContactRole, str], Contact] = {}
+    for start in range(0, len(unit_ids), 5000):
+        for contact in session.scalars(
+            sa.select(Contact).where(Contact.unit_id.in_(unit_ids[start:start + 5000]))
+        ):
+            known[(contact.unit_id, contact.role, contact.name)] = contact
+    out = []
+    for values in contacts:
+        role = ContactRole(values["role"])
+        key = (values["unit"].id, role, values["name"])
+        contact = _apply_contact(session, known.get(key), **{**values, "role": role})
+        known[key] = contact
+        out.append(contact)
+    session.flush()
+    return out
+
+
+def _apply_contact(
+    session: Session,
+    contact: Contact | None,
+    *,
+    unit: Unit,
+    name: str,
+    role: ContactRole,
+    email: str | None = None,
+    phone: str | None = None,
+    im_webhook: str | None = None,
+    im_channel: str | None = None,
+    im_secret_env: str | None = None,
+    active_from: date | None = None,
+    active_to: date | None = None,
+) -> Contact:
     if active_from is not None and active_to is not None and active_to < active_from:
         raise RepositoryError(
             f"contact {name}: active_to {active_to} is before active_from {active_from}"
@@ -147,17 +224,11 @@ def upsert_contact(
         "active_from": active_from,
         "active_to": active_to,
     }
-    contact = session.scalars(
-        sa.select(Contact).where(
-            Contact.unit_id == unit.id, Contact.role == role, Contact.name == name
-        )
-    ).one_or_none()
     if contact is None:
         contact = Contact(unit_id=unit.id, name=name, role=role, **values)
         session.add(contact)
     else:
         _set_changed(contact, values)
-    session.flush()
     return contact
 
 
@@ -373,6 +444,84 @@ def upsert_obligation(
     - ``status`` may be OPEN, PENDING_CALENDAR (with ``pending_reason``, due may be None) or
       WITHDRAWN; DONE is set only by :func:`record_completion`.
     """
+    status, due_at = _checked_obligation(status, due_date, due_at, pending_reason)
+    obligation = get_obligation(
+        session, item=item, unit=unit, rule_index=rule_index, period_key=period_key
+    )
+    if obligation is not None and obligation.status is ObligationStatus.DONE:
+        return obligation
+    obligation = _apply_obligation(
+        session, obligation, item=item, unit=unit, rule_index=rule_index,
+        period_key=period_key, due_date=due_date, due_at=due_at, status=status,
+        pending_reason=pending_reason, event=event,
+        latest=lambda ob: _latest_extension(session, ob),
+    )
+    session.flush()
+    return obligation
+
+
+class ObligationBatch:
+    """:func:`upsert_obligation` for one item's obligations by the thousand (a plan load, a
+    province): the item's rows (of one unit, if given) and their latest extensions are read
+    once, each :meth:`upsert` decides exactly as :func:`upsert_obligation` does, and nothing is
+    written until the session flushes (:meth:`flush`)."""
+
+    def __init__(self, session: Session, *, item: Item, unit: Unit | None = None):
+        self.session, self.item = session, item
+        rows = sa.select(Obligation).where(Obligation.item_id == item.id)
+        extensions = (sa.select(Extension).join(Obligation, Obligation.id == Extension.obligation_id)
+                      .where(Obligation.item_id == item.id)
+                      .order_by(Extension.approved_at, Extension.id))
+        if unit is not None:
+            rows = rows.where(Obligation.unit_id == unit.id)
+            extensions = extensions.where(Obligation.unit_id == unit.id)
+        self.rows: dict[tuple[int, int, str], Obligation] = {
+            (o.unit_id, o.rule_index, o.period_key): o for o in session.scalars(rows)
+        }
+        self._latest = {e.obligation_id: e for e in session.scalars(extensions)}  # last wins
+
+    def get(self, *, unit: Unit, rule_index: int, period_key: str) -> Obligation | None:
+        return self.rows.get((unit.id, rule_index, period_key))
+
+    def upsert(
+        self,
+        *,
+        unit: Unit,
+        rule_index: int,
+        period_key: str,
+        due_date: date | None,
+        due_at: datetime | None,
+        status: ObligationStatus | str = ObligationStatus.OPEN,
+        pending_reason: str | None = None,
+        event: Event | None = None,
+    ) -> Obligation:
+        status, due_at = _checked_obligation(status, due_date, due_at, pending_reason)
+        key = (unit.id, rule_index, period_key)
+        obligation = self.rows.get(key)
+        if obligation is not None and obligation.status is ObligationStatus.DONE:
+            return obligation
+        obligation = _apply_obligation(
+            self.session, obligation, item=self.item, unit=unit, rule_index=rule_index,
+            period_key=period_key, due_date=due_date, due_at=due_at, status=status,
+            pending_reason=pending_reason, event=event,
+            latest=lambda ob: self._latest.get(ob.id),
+        )
+        self.rows[key] = obligation
+        return obligation
+
+    def obligations(self) -> list[Obligation]:
+        return list(self.rows.values())
+
+    def flush(self) -> None:
+        self.session.flush()
+
+
+def _checked_obligation(
+    status: ObligationStatus | str,
+    due_date: date | None,
+    due_at: datetime | None,
+    pending_reason: str | None,
+) -> tuple[ObligationStatus, datetime | None]:
     status = ObligationStatus(status)
     if status is ObligationStatus.DONE:
         raise RepositoryError("use record_completion to mark an obligation done")
@@ -384,13 +533,24 @@ def upsert_obligation(
         )
     if status is ObligationStatus.PENDING_CALENDAR and not pending_reason:
         raise RepositoryError("a pending_calendar obligation needs a pending_reason")
+    return status, due_at
 
-    obligation = get_obligation(
-        session, item=item, unit=unit, rule_index=rule_index, period_key=period_key
-    )
-    if obligation is not None and obligation.status is ObligationStatus.DONE:
-        return obligation
 
+def _apply_obligation(
+    session: Session,
+    obligation: Obligation | None,
+    *,
+    item: Item,
+    unit: Unit,
+    rule_index: int,
+    period_key: str,
+    due_date: date | None,
+    due_at: datetime | None,
+    status: ObligationStatus,
+    pending_reason: str | None,
+    event: Event | None,
+    latest: Any,
+) -> Obligation:
     values: dict[str, Any] = {
         "status": status,
         "pending_reason": pending_reason if status is ObligationStatus.PENDING_CALENDAR else None,
@@ -409,13 +569,12 @@ def upsert_obligation(
         )
         session.add(obligation)
     else:
-        latest = _latest_extension(session, obligation)
-        if latest is None:
+        extension = latest(obligation)
+        if extension is None:
             values.update(due_date=due_date, due_at=due_at)
         else:
-            values.update(due_date=latest.new_due_date, due_at=latest.new_due_at)
+            values.update(due_date=extension.new_due_date, due_at=extension.new_due_at)
         _set_changed(obligation, values)
-    session.flush()
     return obligation
 
 

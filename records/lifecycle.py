@@ -69,10 +69,10 @@ def record_event(
     event = repo.add_event(session, item=item, unit=unit, kind=kind, title=title,
                            occurred_at=occurred_at, recorded_by=recorded_by,
                            doc_number=doc_number, note=note)
-    units = {u.code: u for u in repo.list_units(session)}
-    sync_item_obligations(session, item, units=units, calendars=calendars,
+    # Only this unit's obligations of the item can follow from its event.
+    sync_item_obligations(session, item, units={unit.code: unit}, calendars=calendars,
                           plan_year=item.plan.year, issued=item.plan.issued, settings=settings,
-                          report=LoadReport())
+                          report=LoadReport(), only=unit)
     created = [o for o in repo.list_obligations(session, item=item, unit=unit)
                if o.event_id == event.id]
     return event, created

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from db import repository as repo
@@ -43,28 +44,35 @@ class LoadReport:
 
 
 def sync_units(session: Session, units: UnitsFile, report: LoadReport | None = None) -> None:
-    """Create/update every unit and contact of ``units.yaml`` (never deletes: history stays)."""
+    """Create/update every unit and contact of ``units.yaml`` (never deletes: history stays).
+
+    The existing units and contacts are read in one query each and written in one flush each
+    (a province has thousands), with the same audit trail as one upsert at a time.
+    """
     report = report or LoadReport()
+    known = {u.code: u for u in session.scalars(sa.select(Unit))}
+    snapshots = {code: _unit_snapshot(u) for code, u in known.items()}
+    written = repo.upsert_units(session, [
+        {"code": cfg.code, "name": cfg.name, "kind": cfg.kind, "aliases": cfg.aliases,
+         "region": cfg.region} for cfg in units.units])
     by_code: dict[str, Unit] = {}
-    for cfg in units.units:
-        before = repo.get_unit_by_code(session, code=cfg.code)
-        snapshot = _unit_snapshot(before)
-        unit = repo.upsert_unit(session, code=cfg.code, name=cfg.name, kind=cfg.kind,
-                                aliases=cfg.aliases, region=cfg.region)
+    for cfg, unit in zip(units.units, written, strict=True):
         by_code[cfg.code] = unit
-        _count(report.units, before, snapshot, _unit_snapshot(unit))
+        _count(report.units, known.get(cfg.code), snapshots.get(cfg.code), _unit_snapshot(unit))
+    contacts = []
     for cfg in units.units:
         if cfg.parent:
             unit = by_code[cfg.code]
             if unit.parent_id != by_code[cfg.parent].id:
                 unit.parent_id = by_code[cfg.parent].id
         for c in cfg.contacts:
-            repo.upsert_contact(session, unit=by_code[cfg.code], name=c.name, role=c.role,
-                                email=c.email, phone=c.phone,
-                                im_webhook=c.im.webhook if c.im else None,
-                                im_channel=c.im.channel if c.im else None,
-                                im_secret_env=c.im.secret_env if c.im else None,
-                                active_from=c.active_from, active_to=c.active_to)
+            contacts.append({"unit": by_code[cfg.code], "name": c.name, "role": c.role,
+                             "email": c.email, "phone": c.phone,
+                             "im_webhook": c.im.webhook if c.im else None,
+                             "im_channel": c.im.channel if c.im else None,
+                             "im_secret_env": c.im.secret_env if c.im else None,
+                             "active_from": c.active_from, "active_to": c.active_to})
+    repo.upsert_contacts(session, contacts)
     session.flush()
 
 
@@ -178,27 +186,36 @@ def sync_item_obligations(
     issued: date | None,
     settings: Settings,
     report: LoadReport,
+    only: Unit | None = None,
 ) -> list[Obligation]:
-    """Create/refresh the item's obligations; withdraw the ones that no longer follow."""
+    """Create/refresh the item's obligations; withdraw the ones that no longer follow.
+
+    ``only`` limits all of it to one unit's obligations (an event of that unit changes nothing
+    else); ``units`` then needs only that unit.  The item's rows are read once and written in
+    one flush (:class:`db.repository.ObligationBatch`).
+    """
     if not item.active:
         _withdraw(session, item, keep=set(), report=report)
         return []
     unit_ids = {u.id: code for code, u in units.items()}
     events = [
         EventFact(e.id, unit_ids[e.unit_id], e.occurred_at)
-        for e in repo.list_events(session, item=item)
+        for e in repo.list_events(session, item=item, unit=only)
     ]
+    codes = [*item.lead_units, *item.responsible_units]
+    if only is not None:
+        codes = [c for c in codes if c == only.code]
     specs = obligations_for_item(
         plan_year=plan_year,
         issued=issued,
         time_limits=item.time_limits,
-        unit_codes=[*item.lead_units, *item.responsible_units],
+        unit_codes=codes,
         calendar_for=lambda code: calendars.for_region(units[code].region),
         events=events,
         close=settings.business_close,
     )
-    existing = {(o.unit_id, o.rule_index, o.period_key): o
-                for o in repo.list_obligations(session, item=item)}
+    batch = repo.ObligationBatch(session, item=item, unit=only)
+    existing = dict(batch.rows)
     out = []
     keep: set[tuple[int, int, str]] = set()
     for spec in specs:
@@ -208,14 +225,15 @@ def sync_item_obligations(
         before = existing.get(key)
         snap = _obligation_snapshot(before)
         was_withdrawn = before is not None and before.status is ObligationStatus.WITHDRAWN
-        ob = upsert_from_spec(session, item, unit, spec)
+        ob = upsert_from_spec(session, item, unit, spec, batch=batch)
         _count(report.obligations, before, snap, _obligation_snapshot(ob))
         if was_withdrawn:
             report.obligations["reinstated"] += 1
         if spec.pending_reason:
             report.pending.append(f"{item.code} {unit.name} {spec.period_key}: {spec.pending_reason}")
         out.append(ob)
-    _withdraw(session, item, keep=keep, report=report)
+    batch.flush()
+    _withdraw(session, item, keep=keep, report=report, obligations=batch.obligations())
     return out
 
 
@@ -225,23 +243,26 @@ def _obligation_snapshot(ob: Obligation | None) -> tuple | None:
     return (ob.due_at, ob.due_date, ob.status, ob.pending_reason)
 
 
-def upsert_from_spec(session: Session, item: Item, unit: Unit, spec: ObligationSpec) -> Obligation:
+def upsert_from_spec(session: Session, item: Item, unit: Unit, spec: ObligationSpec, *,
+                     batch: repo.ObligationBatch | None = None) -> Obligation:
     event = session.get(Event, spec.event_id) if spec.event_id is not None else None
     if spec.due is None:
-        return repo.upsert_obligation(
-            session, item=item, unit=unit, rule_index=spec.rule_index,
-            period_key=spec.period_key, due_date=None, due_at=None,
-            status=ObligationStatus.PENDING_CALENDAR, pending_reason=spec.pending_reason,
-            event=event,
-        )
-    return repo.upsert_obligation(
-        session, item=item, unit=unit, rule_index=spec.rule_index, period_key=spec.period_key,
-        due_date=spec.due.date, due_at=spec.due.at, event=event,
-    )
+        values = dict(rule_index=spec.rule_index, period_key=spec.period_key, due_date=None,
+                      due_at=None, status=ObligationStatus.PENDING_CALENDAR,
+                      pending_reason=spec.pending_reason, event=event)
+    else:
+        values = dict(rule_index=spec.rule_index, period_key=spec.period_key,
+                      due_date=spec.due.date, due_at=spec.due.at, event=event)
+    if batch is not None:
+        return batch.upsert(unit=unit, **values)
+    return repo.upsert_obligation(session, item=item, unit=unit, **values)
 
 
-def _withdraw(session: Session, item: Item, *, keep: set, report: LoadReport) -> None:
-    for ob in repo.list_obligations(session, item=item):
+def _withdraw(session: Session, item: Item, *, keep: set, report: LoadReport,
+              obligations: list[Obligation] | None = None) -> None:
+    if obligations is None:
+        obligations = repo.list_obligations(session, item=item)
+    for ob in obligations:
         key = (ob.unit_id, ob.rule_index, ob.period_key)
         if key in keep or ob.status in (ObligationStatus.DONE, ObligationStatus.WITHDRAWN):
             continue
