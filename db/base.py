@@ -28,12 +28,19 @@ NAIVE_MESSAGE = "timestamps must be timezone-aware"
 
 
 def ensure_aware(value: datetime, *, what: str = "timestamp") -> datetime:
-    """Return ``value`` in UTC; refuse a naive datetime (we never guess a timezone)."""
+    """Return ``value`` in UTC (a plain ``datetime``); refuse a naive datetime (we never guess
+    a timezone)."""
     if not isinstance(value, datetime):
         raise TypeError(f"{what} must be a datetime, got {type(value).__name__}")
-    if value.tzinfo is None or value.utcoffset() is None:
+    offset = value.utcoffset() if value.tzinfo is not None else None
+    if offset is None:
         raise ValueError(f"{NAIVE_MESSAGE} ({what}={value.isoformat()})")
-    return value.astimezone(UTC)
+    if type(value) is datetime:
+        return value.astimezone(UTC)
+    # A subclass (pendulum's DateTime): the same instant as a plain datetime, which converts,
+    # compares and binds many times faster (and is what the database gives back anyway).
+    return datetime(value.year, value.month, value.day, value.hour, value.minute, value.second,
+                    value.microsecond, tzinfo=UTC) - offset
 
 
 class UTCDateTime(TypeDecorator[datetime]):
