@@ -11,29 +11,33 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.worksheet import Worksheet
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet as Worksheet
 
-from notifications.cells import put
+from notifications.cells import clean_text, is_formula_like, put
 from scoring.engine import LedgerLine, UnitScore, cn_date
 from scoring.rules import RuleBook, fmt_points
 
 _BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
 _HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 _MAX_WIDTH = 60
+_WRAP = Alignment(wrap_text=True, vertical="top")
 
 
-def _put(ws: Worksheet, row: int, col: int, value: Any, *, bold: bool = False) -> None:
-    """Write one value; text that a spreadsheet could read as a formula stays text."""
-    cell = ws.cell(row=row, column=col)
+def _cell(ws: Worksheet, value: Any, *, bold: bool = False, fill: PatternFill | None = None,
+          alignment: Alignment | None = None) -> Any:
+    """One value as a cell of the streamed sheet; text that a spreadsheet could read as a
+    formula stays text.  Plain values need no cell object (:func:`_row` passes them as is)."""
+    cell = WriteOnlyCell(ws)
     if isinstance(value, Decimal):
         value = value.normalize() if value != 0 else Decimal(0)  # written as its exact text
     put(cell, value)
@@ -41,6 +45,26 @@ def _put(ws: Worksheet, row: int, col: int, value: Any, *, bold: bool = False) -
         cell.number_format = "yyyy-mm-dd"
     if bold:
         cell.font = Font(bold=True)
+    if fill is not None:
+        cell.fill = fill
+    if alignment is not None:
+        cell.alignment = alignment
+    return cell
+
+
+def _row(ws: Worksheet, values: Sequence[Any], wrap: Collection[int] = ()) -> list[Any]:
+    """A data row: plain text and integers as they are, anything needing a style, quoting or
+    cleaning (dates, decimals, formula-like text, wrapped columns) as a cell."""
+    out: list[Any] = []
+    for c, v in enumerate(values, start=1):
+        if c in wrap:
+            out.append(_cell(ws, v, alignment=_WRAP))
+        elif v is None or type(v) is int or (type(v) is str and not is_formula_like(v)
+                                             and clean_text(v) == v):
+            out.append(v)
+        else:
+            out.append(_cell(ws, v))
+    return out
 
 
 def _width(value: Any) -> int:
@@ -50,20 +74,38 @@ def _width(value: Any) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
-def _table(ws: Worksheet, top: int, header: list[str], rows: list[list[Any]],
-           wrap: Collection[int] = ()) -> None:
-    for c, h in enumerate(header, start=1):
-        _put(ws, top, c, h, bold=True)
-        ws.cell(row=top, column=c).fill = _HEADER_FILL
-    for r, row in enumerate(rows, start=top + 1):
-        for c, v in enumerate(row, start=1):
-            _put(ws, r, c, v)
-            if c in wrap:
-                ws.cell(row=r, column=c).alignment = Alignment(wrap_text=True, vertical="top")
+def _column_width(header: str, values: Iterable[Any]) -> float:
+    """``min(max(widest + 2, 8), _MAX_WIDTH)`` over the header and the values, where a value
+    is only measured when it could be wider than the widest so far (a text of n characters is
+    n to 2n wide), and not at all once the cap is reached."""
+    widest = _width(header)
+    for value in values:
+        if widest + 2 >= _MAX_WIDTH:
+            break
+        if value is None:
+            continue
+        n = len(value.isoformat() if isinstance(value, date) else str(value))
+        if 2 * n > widest:
+            widest = max(widest, _width(value))
+    return min(max(widest + 2, 8), _MAX_WIDTH)
+
+
+def _write(ws: Worksheet, title: str, subtitle: str, header: list[str], rows: list[list[Any]],
+           wrap: Collection[int] = (), top: int = 4) -> None:
+    """The bold title (row 1), the subtitle (row 2), the header (row ``top``) and the rows.
+
+    The sheet is streamed: the column widths and the frozen panes are set before any row."""
     for c in range(1, len(header) + 1):
-        widest = max([_width(header[c - 1])] + [_width(row[c - 1]) for row in rows])
-        ws.column_dimensions[get_column_letter(c)].width = min(max(widest + 2, 8), _MAX_WIDTH)
-    ws.freeze_panes = ws.cell(row=top + 1, column=3)
+        ws.column_dimensions[get_column_letter(c)].width = _column_width(
+            header[c - 1], (row[c - 1] for row in rows))
+    ws.freeze_panes = f"C{top + 1}"
+    ws.append([_cell(ws, title, bold=True)])
+    ws.append([_cell(ws, subtitle)])
+    for _ in range(3, top):
+        ws.append([])
+    ws.append([_cell(ws, h, bold=True, fill=_HEADER_FILL) for h in header])
+    for row in rows:
+        ws.append(_row(ws, row, wrap))
 
 
 def sheet_title(name: str, taken: set[str]) -> str:
@@ -102,8 +144,7 @@ def export_scorecard_xlsx(scores: Sequence[UnitScore], path: str | Path, *, rule
                           title: str) -> Path:
     """Write the 自查评分表 to ``path`` (overwritten) and return it."""
     path = Path(path)
-    wb = Workbook()
-    wb.remove(wb.active)
+    wb = Workbook(write_only=True)  # streamed: a province's year has ~100,000 detail lines
     taken: set[str] = set()
     period = scores[0].period if scores else None
     scheme = rulebook.scheme
@@ -118,8 +159,6 @@ def export_scorecard_xlsx(scores: Sequence[UnitScore], path: str | Path, *, rule
 
     for rs in rulebook.rule_sets:
         ws = wb.create_sheet(sheet_title(rs.name, taken))
-        _put(ws, 1, 1, f"{title}——{rs.name}", bold=True)
-        _put(ws, 2, 1, subtitle)
         header = ["序号", "单位", "单位代码"]
         header += [f"{c.code} {c.name}" for c in rs.categories]
         header += ["减分合计", "加分合计", "封顶说明", "最终得分", "状态", "得分区间"]
@@ -131,34 +170,33 @@ def export_scorecard_xlsx(scores: Sequence[UnitScore], path: str | Path, *, rule
             row += [-s.deductions, s.bonuses, "；".join(str(c) for c in s.caps), s.final,
                     _state(s), _range_text(s)]
             rows.append(row)
-        _table(ws, 4, header, rows, wrap={len(header) - 3})
+        _write(ws, f"{title}——{rs.name}", subtitle, header, rows, wrap={len(header) - 3})
 
     ws = wb.create_sheet(sheet_title("明细", taken))
-    _put(ws, 1, 1, f"{title}——扣分加分明细", bold=True)
-    _put(ws, 2, 1, subtitle)
     header = ["单位", "单位代码", "规则代码", "规则", "一级指标", "事项", "发生日期", "期间",
               "说明", "分值", "状态"]
     rows = []
+    rules: dict[str, tuple[str, str]] = {}
     for s in scores:
         tagged = ([(ln, "计入") for ln in s.lines] + [(ln, None) for ln in s.pending]
                   + [(ln, "已冲销") for ln in s.reversed])
         for ln, state in tagged:
-            ref = rulebook.find(ln.rule_code)
-            rule_title = ref.rule.title if ref else ""
-            cat = f"{ref.category.code} {ref.category.name}" if ref else ""
+            if ln.rule_code not in rules:
+                ref = rulebook.find(ln.rule_code)
+                rules[ln.rule_code] = ((ref.rule.title, f"{ref.category.code} {ref.category.name}")
+                                       if ref else ("", ""))
+            rule_title, cat = rules[ln.rule_code]
             rows.append([s.unit_name, s.unit_code, ln.rule_code, rule_title, cat,
                          ln.item_code or "", ln.occurred_on, ln.period_key, ln.reason,
                          ln.amount, state or _pending_text(ln)])
-    _table(ws, 4, header, rows, wrap={9})
+    _write(ws, f"{title}——扣分加分明细", subtitle, header, rows, wrap={9})
 
     ws = wb.create_sheet(sheet_title("评分规则", taken))
-    _put(ws, 1, 1, f"{rulebook.title}", bold=True)
-    _put(ws, 2, 1, subtitle)
     header = ["考核对象", "一级指标", "规则代码", "规则", "评分方式", "加/减"]
     rows = [[rs.name, f"{c.code} {c.name}" + (f"（最多减{fmt_points(c.cap)}分）" if c.cap else ""),
              r.code, r.title, r.describe(), "减分" if r.direction == "deduct" else "加分"]
             for rs in rulebook.rule_sets for c, r in rs.rules()]
-    _table(ws, 4, header, rows)
+    _write(ws, f"{rulebook.title}", subtitle, header, rows)
 
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
