@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from db.models import Contact, Escalation, Item, Notice, Obligation, Plan, Unit
@@ -33,7 +34,7 @@ LIGHT_ICON = {Light.GREEN: "🟢", Light.YELLOW: "🟡", Light.RED: "🔴", Ligh
 COLOUR_ZH = {"blue": "蓝色", "yellow": "黄色", "red": "红色"}
 
 
-@dataclass
+@dataclass(slots=True)
 class UnitRow:
     """One unit's standing on the item (its worst obligation), for the artifact and UI."""
 
@@ -170,8 +171,29 @@ _NO_DAYS = (Standing.DONE, Standing.DONE_LATE, Standing.WITHDRAWN)
 _YELLOW = COLOUR_RANK["yellow"]
 
 
+def one_of(conn, column, values) -> sa.ColumnElement[bool]:
+    """``column IN (values)``; on PostgreSQL ``column = ANY(:array)`` — one bound parameter
+    instead of one per value (a province's item names 5,000 units: a statement with thousands
+    of placeholders costs more to prepare than to run)."""
+    values = list(values)
+    if conn.dialect.name == "postgresql":
+        return column == sa.any_(sa.bindparam(None, values, type_=ARRAY(column.type)))
+    return column.in_(values)
+
+
+_COLOUR_OF_RANK = {rank: colour for colour, rank in COLOUR_RANK.items()}
+_RANK = sa.case({c: r for c, r in COLOUR_RANK.items() if c}, value=Escalation.colour, else_=0)
+
+
 def check_item(ctx: EngineContext, *, item_id: int, as_of: date, now: datetime) -> ItemReport:
-    """Evaluate one item on ``as_of``: fire due ladder steps, record notices, report standings."""
+    """Evaluate one item on ``as_of``: fire due ladder steps, record notices, report standings.
+
+    The escalation history is read in three narrow pieces rather than whole (it grows to
+    hundreds of thousands of rows in a province's year): the highest colour each obligation
+    reached in its current cycle (one row per obligation that has one), the steps already
+    fired for the obligations that have a step to fire today, and the latest step of each
+    unit's worst obligation (the report's 最近提醒).
+    """
     memo = _DayMemo(as_of, ctx.settings.warning_working_days)
     with ctx.session() as session, session.begin():
         conn = session.connection()  # plain Core rows: no ORM result machinery per row
@@ -187,7 +209,7 @@ def check_item(ctx: EngineContext, *, item_id: int, as_of: date, now: datetime) 
         for start in range(0, len(codes), 5000):
             for unit_id, name, kind in conn.execute(
                 sa.select(Unit.id, Unit.name, sa.type_coerce(Unit.kind, sa.String))
-                .where(Unit.code.in_(codes[start:start + 5000]))
+                .where(one_of(conn, Unit.code, codes[start:start + 5000]))
             ):
                 units[unit_id] = (name, kind, ctx.calendar_for_unit(unit_id))
         obs = conn.execute(
@@ -197,50 +219,65 @@ def check_item(ctx: EngineContext, *, item_id: int, as_of: date, now: datetime) 
             .where(Obligation.item_id == item_id, Obligation.status != ObligationStatus.WITHDRAWN)
         ).all()
         report.obligations = len(obs)
-        fired_rows = conn.execute(
-            sa.select(Escalation.obligation_id, Escalation.step, Escalation.cycle,
-                      Escalation.colour, Escalation.fired_on)
-            .join(Obligation, Obligation.id == Escalation.obligation_id)
-            .where(Obligation.item_id == item_id)
-        ).all()
-        fired: dict[tuple[int, date], set[str]] = defaultdict(set)
-        level: dict[tuple[int, date], str | None] = {}
-        last: dict[int, tuple[date, str]] = {}
-        for ob_id, step, cycle, colour, fired_on in fired_rows:
-            key = (ob_id, cycle)
-            fired[key].add(step)
-            if COLOUR_RANK[colour] > COLOUR_RANK[level.get(key)]:
-                level[key] = colour
-            prev = last.get(ob_id)
-            if prev is None or fired_on >= prev[0]:
-                last[ob_id] = (fired_on, step)
+        # The highest colour reached in the current cycle (the cycle is the due date).
+        level: dict[int, str | None] = {
+            ob_id: _COLOUR_OF_RANK[rank] for ob_id, rank in conn.execute(
+                sa.select(Escalation.obligation_id, sa.func.max(_RANK))
+                .join(Obligation, sa.and_(Obligation.id == Escalation.obligation_id,
+                                          Escalation.cycle == Obligation.due_date))
+                .where(Obligation.item_id == item_id, Escalation.colour.is_not(None),
+                       Obligation.status != ObligationStatus.WITHDRAWN)
+                .group_by(Escalation.obligation_id))}
         rule_kinds = [((tl.get("rule") or {}).get("kind") or "") for tl in item.time_limits]
         ladders: dict[tuple[str, int], object] = {}
 
+        # The steps due today if none had fired yet; only these obligations' history is read.
+        candidates: dict[int, list] = {}
+        for ob_id, unit_id, rule_index, due, status, paused, _late in obs:
+            unit = units.get(unit_id)
+            if unit is None or status != _OPEN or paused or due is None:
+                continue
+            ladder = ladders.get((unit[1], rule_index))
+            if ladder is None:
+                ladder = ladders[(unit[1], rule_index)] = ctx.ladders.ladder_for(
+                    item_code=item.code, unit_kind=unit[1],
+                    rule_kind=rule_kinds[rule_index] if rule_index < len(rule_kinds) else "")
+            steps = memo.steps(ladder, due, unit[2], _NO_STEPS)
+            if steps:
+                candidates[ob_id] = steps
+        fired: dict[int, set[str]] = defaultdict(set)
+        ids = sorted(candidates)
+        for start in range(0, len(ids), 5000):
+            for ob_id, step in conn.execute(
+                sa.select(Escalation.obligation_id, Escalation.step)
+                .join(Obligation, sa.and_(Obligation.id == Escalation.obligation_id,
+                                          Escalation.cycle == Obligation.due_date))
+                .where(one_of(conn, Escalation.obligation_id, ids[start:start + 5000]))
+            ):
+                fired[ob_id].add(step)
+
         new_steps: list[dict] = []
+        today: dict[int, str] = {}  # the last step fired today, per obligation
         per_unit: dict[int, list[tuple[Standing, date | None, str | None, int]]] = defaultdict(list)
-        for ob_id, unit_id, rule_index, due, status, paused, late in obs:
+        for ob_id, unit_id, _rule_index, due, status, paused, late in obs:
             unit = units.get(unit_id)
             if unit is None:
                 continue
             cal = unit[2]
-            cur_level = level.get((ob_id, due)) if due else None
-            if status == _OPEN and not paused and due is not None:
-                ladder = ladders.get((unit[1], rule_index))
-                if ladder is None:
-                    ladder = ladders[(unit[1], rule_index)] = ctx.ladders.ladder_for(
-                        item_code=item.code, unit_kind=unit[1],
-                        rule_kind=rule_kinds[rule_index] if rule_index < len(rule_kinds) else "")
-                done = fired.get((ob_id, due))
-                for step in memo.steps(ladder, due, cal,
-                                       frozenset(done) if done else _NO_STEPS):
+            cur_level = level.get(ob_id) if due else None
+            steps = candidates.get(ob_id)
+            if steps:
+                done = fired.get(ob_id)
+                for step in steps:
+                    if done and step.step in done:
+                        continue
                     new_steps.append({
                         "obligation_id": ob_id, "step": step.step, "cycle": due,
                         "kind": step.kind, "colour": step.colour,
                         "feeds_ledger": step.feeds_ledger, "fired_on": as_of, "fired_at": now,
                         "_to": step.to, "_cc": step.cc, "_unit": unit_id,
                     })
-                    last[ob_id] = (as_of, step.step)
+                    today[ob_id] = step.step
                     if COLOUR_RANK[step.colour] > COLOUR_RANK[cur_level]:
                         cur_level = step.colour
             standing = memo.standing(status, due, cal, late, paused,
@@ -250,9 +287,12 @@ def check_item(ctx: EngineContext, *, item_id: int, as_of: date, now: datetime) 
         if new_steps:
             report.fired, report.notices = _write_steps(session, new_steps, as_of)
 
+        worst_of = {unit_id: (max(entries, key=_worst_key) if len(entries) > 1 else entries[0])
+                    for unit_id, entries in per_unit.items()}
+        last = _last_steps(conn, [w[3] for w in worst_of.values() if w[3] not in today])
+        last.update((ob_id, (as_of, step)) for ob_id, step in today.items())
         for unit_id, entries in per_unit.items():
-            worst = (max(entries, key=_worst_key) if len(entries) > 1 else entries[0])
-            standing, due, colour, ob_id = worst
+            standing, due, colour, ob_id = worst_of[unit_id]
             name, _kind, cal = units[unit_id]
             days = memo.days_left(due, cal) if due is not None and standing not in _NO_DAYS \
                 else "—"
@@ -267,6 +307,26 @@ def check_item(ctx: EngineContext, *, item_id: int, as_of: date, now: datetime) 
         report.units.sort(key=lambda u: (-SEVERITY[u.standing], u.due_date or date.max,
                                          u.unit_name))
     return report
+
+
+def _last_steps(conn, ob_ids: list[int]) -> dict[int, tuple[date, str]]:
+    """The latest step fired for each obligation, in any cycle, as (day, step) — the last one
+    recorded when several fired on that day."""
+    out: dict[int, tuple[date, str]] = {}
+    ids = sorted(ob_ids)
+    for start in range(0, len(ids), 5000):
+        part = one_of(conn, Escalation.obligation_id, ids[start:start + 5000])
+        latest = (sa.select(Escalation.obligation_id.label("ob"),
+                            sa.func.max(Escalation.fired_on).label("day"))
+                  .where(part).group_by(Escalation.obligation_id).subquery())
+        for ob_id, day, step in conn.execute(
+            sa.select(Escalation.obligation_id, Escalation.fired_on, Escalation.step)
+            .join(latest, sa.and_(latest.c.ob == Escalation.obligation_id,
+                                  latest.c.day == Escalation.fired_on))
+            .order_by(Escalation.id)
+        ):
+            out[ob_id] = (day, step)
+    return out
 
 
 def _worst_key(entry: tuple) -> tuple[int, int]:
@@ -285,7 +345,7 @@ def _write_steps(session: Session, steps: list[dict], as_of: date) -> tuple[int,
         part = ob_ids[chunk:chunk + 5000]
         for esc_id, ob_id, step, cycle in conn.execute(
             sa.select(Escalation.id, Escalation.obligation_id, Escalation.step, Escalation.cycle)
-            .where(Escalation.obligation_id.in_(part), Escalation.fired_on == as_of)
+            .where(one_of(conn, Escalation.obligation_id, part), Escalation.fired_on == as_of)
         ).all():
             ids[(ob_id, step, cycle)] = esc_id
     unit_ids = {s["_unit"] for s in steps}
@@ -310,10 +370,11 @@ def _write_steps(session: Session, steps: list[dict], as_of: date) -> tuple[int,
 
 def _contacts_by_role(session: Session, unit_ids: set[int], on: date) -> dict:
     out: dict = defaultdict(list)
-    rows = session.connection().execute(
+    conn = session.connection()
+    rows = conn.execute(
         sa.select(Contact.id, Contact.unit_id, Contact.role, Contact.active_from,
                   Contact.active_to)
-        .where(sa.or_(Contact.unit_id.in_(sorted(unit_ids)),
+        .where(sa.or_(one_of(conn, Contact.unit_id, sorted(unit_ids)),
                       Contact.role == ContactRole.COORDINATOR))
         .order_by(Contact.id)
     ).all()

@@ -28,7 +28,7 @@ from notifications.render import (
     EscalationContext,
     OutboxBacklog,
 )
-from tasks.checks import COLOUR_RANK, item_flow_name
+from tasks.checks import COLOUR_RANK, item_flow_name, one_of
 from tasks.context import EngineContext
 from tasks.outbox import NewMessage, OutboxKey, enqueue_messages, next_send_time
 
@@ -107,7 +107,7 @@ def write_messages(ctx: EngineContext, *, as_of: date, now: datetime,
         contacts: dict[int, _Contact] = {}
         for part in _chunked({r.contact_id for r in rows}):
             contacts.update((c[0], _Contact(*c)) for c in session.execute(
-                sa.select(*_CONTACT_COLUMNS).where(Contact.id.in_(part))))
+                sa.select(*_CONTACT_COLUMNS).where(one_of(session.connection(), Contact.id, part))))
         if backlog is not None:  # coordinators hear of it even on a day without notices
             contacts.update((c[0], _Contact(*c)) for c in session.execute(
                 sa.select(*_CONTACT_COLUMNS).where(
@@ -123,7 +123,7 @@ def write_messages(ctx: EngineContext, *, as_of: date, now: datetime,
         units: dict[int, str] = {}
         for part in _chunked(unit_ids):
             units.update((uid, name) for uid, name in session.execute(
-                sa.select(Unit.id, Unit.name).where(Unit.id.in_(part))))
+                sa.select(Unit.id, Unit.name).where(one_of(session.connection(), Unit.id, part))))
         liaisons = _liaison_names(session, {c.unit_id for c in contacts.values()
                                             if c.role != ContactRole.COORDINATOR})
         by_contact: dict[int, list] = defaultdict(list)
@@ -211,7 +211,8 @@ def _liaison_names(session, unit_ids: set[int]) -> dict[int, str]:
     for part in _chunked(unit_ids):
         for unit_id, name in session.execute(
             sa.select(Contact.unit_id, Contact.name)
-            .where(Contact.unit_id.in_(part), Contact.role == ContactRole.LIAISON)
+            .where(one_of(session.connection(), Contact.unit_id, part),
+                   Contact.role == ContactRole.LIAISON)
             .order_by(Contact.id)
         ):
             out.setdefault(unit_id, name)
