@@ -39,6 +39,7 @@ from scoring.engine import (
     reversal_of,
 )
 from scoring.rules import RuleBook, load_rulebook, rulebook_path
+from tasks.checks import one_of
 from tasks.context import EngineContext
 
 
@@ -111,6 +112,9 @@ def collect_facts(ctx: EngineContext, session: Session, *, start: date, end: dat
     return facts
 
 
+_LEDGER = LedgerEntry.__table__
+
+
 def post_entries(session: Session, specs: Iterable[EntrySpec], *, now: datetime,
                  actor: str) -> int:
     """Insert the specs not yet in the ledger; returns how many were new."""
@@ -136,13 +140,22 @@ def post_entries(session: Session, specs: Iterable[EntrySpec], *, now: datetime,
     if not rows:
         return 0
     before = session.scalar(sa.select(sa.func.count()).select_from(LedgerEntry))
-    for chunk in range(0, len(rows), 2000):
-        session.execute(dialect_insert(session, LedgerEntry).on_conflict_do_nothing(index_elements=["entry_key"]),
-                        rows[chunk:chunk + 2000])
+    conn = session.connection()
+    for chunk in range(0, len(rows), 5000):
+        part = rows[chunk:chunk + 5000]
+        # A month or an assessment re-derives many lines already posted: skip those up front
+        # (the unique key still decides, for a concurrent run).
+        known = set(conn.execute(sa.select(_LEDGER.c.entry_key).where(
+            one_of(conn, _LEDGER.c.entry_key, [r["entry_key"] for r in part]))).scalars())
+        new = [r for r in part if r["entry_key"] not in known]
+        for start in range(0, len(new), 2000):
+            session.execute(dialect_insert(session, LedgerEntry).on_conflict_do_nothing(
+                index_elements=["entry_key"]), new[start:start + 2000])
     return session.scalar(sa.select(sa.func.count()).select_from(LedgerEntry)) - before
 
 
-def _line(row: LedgerEntry, unit_code: str) -> LedgerLine:
+def _line(row, unit_code: str) -> LedgerLine:
+    """A ledger row (ORM object or plain row) as a scoring line."""
     rng = (row.range_min, row.range_max) if row.range_min is not None else None
     amount = row.amount
     decides = row.refers_to_id if row.kind == "decision" else None
@@ -152,11 +165,12 @@ def _line(row: LedgerEntry, unit_code: str) -> LedgerLine:
 
 
 def ledger_lines(session: Session, *, unit_id: int | None = None) -> list[LedgerLine]:
+    session.flush()  # plain rows below: no autoflush of their own
     units = dict(session.execute(sa.select(Unit.id, Unit.code)).all())
-    stmt = sa.select(LedgerEntry).order_by(LedgerEntry.id)
+    stmt = sa.select(_LEDGER).order_by(_LEDGER.c.id)  # plain rows: a year has ~100,000
     if unit_id is not None:
-        stmt = stmt.where(LedgerEntry.unit_id == unit_id)
-    return [_line(r, units[r.unit_id]) for r in session.scalars(stmt)]
+        stmt = stmt.where(_LEDGER.c.unit_id == unit_id)
+    return [_line(r, units[r.unit_id]) for r in session.connection().execute(stmt)]
 
 
 @dataclass
@@ -178,7 +192,8 @@ class LedgerRow:
 
 def list_ledger(session: Session, *, unit_id: int | None = None, start: date | None = None,
                 end: date | None = None, pending_only: bool = False) -> list[LedgerRow]:
-    rows = session.scalars(sa.select(LedgerEntry).order_by(LedgerEntry.id)).all()
+    session.flush()  # plain rows: no autoflush of their own
+    rows = session.connection().execute(sa.select(_LEDGER).order_by(_LEDGER.c.id)).all()
     names = dict(session.execute(sa.select(Unit.id, Unit.name)).all())
     reversed_ids = {r.refers_to_id for r in rows if r.kind == "reversal"}
     decided = {r.refers_to_id: r for r in rows if r.kind == "decision"

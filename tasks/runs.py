@@ -36,7 +36,14 @@ from tasks.ledger import (
     unit_maps,
 )
 from tasks.messages import MessageSummary, write_messages
-from tasks.outbox import DeliverySummary, OutboxKey, deliver_outbox, enqueue_message, next_send_time
+from tasks.outbox import (
+    DeliverySummary,
+    NewMessage,
+    OutboxKey,
+    deliver_outbox,
+    enqueue_messages,
+    next_send_time,
+)
 
 # --------------------------------------------------------------------------- run records
 
@@ -238,26 +245,38 @@ def _month_markdown(label: str, counted, summary: MonthSummary) -> str:
     return "\n".join(lines)
 
 
-def _send_notice(ctx: EngineContext, rendered, month: date, now: datetime) -> int:
-    """The 通报 goes to every unit's leader and to the coordinators, once per month."""
+def _send_notice(ctx: EngineContext, rendered, month: date, now: datetime,
+                 batch: int = 50) -> int:
+    """The 通报 goes to every unit's leader and to the coordinators, once per month.
+
+    Written ``batch`` messages per statement (a province has thousands of leaders and the
+    通报 lists the whole month, so each row is large)."""
     sent = 0
+    day = now.date() if isinstance(now, datetime) else now
+    hour = max(ctx.settings.reminder_hour, now.hour)
+    send_at: dict[int, datetime] = {}  # per calendar
     with ctx.session() as session, session.begin():
         people = session.execute(
             sa.select(Contact.id, Contact.name, Contact.email, Contact.unit_id)
             .where(Contact.role.in_([ContactRole.LEADER, ContactRole.COORDINATOR]),
                    Contact.email.is_not(None)).order_by(Contact.id)).all()
-        for cid, name, email, unit_id in people:
-            at = next_send_time(now.date() if isinstance(now, datetime) else now,
-                                calendar=ctx.calendar_for_unit(unit_id),
-                                hour=max(ctx.settings.reminder_hour, now.hour),
-                                sending_hours=ctx.settings.sending_hours)
-            _, created = enqueue_message(
-                session, key=OutboxKey(f"contact:{cid}:email", "monthly_notice", "",
-                                       month.strftime("%Y-%m")),
+        pending: list[NewMessage] = []
+        for n, (cid, name, email, unit_id) in enumerate(people, start=1):
+            cal = ctx.calendar_for_unit(unit_id)
+            at = send_at.get(id(cal))
+            if at is None:
+                at = send_at[id(cal)] = next_send_time(day, calendar=cal, hour=hour,
+                                                       sending_hours=ctx.settings.sending_hours)
+            pending.append(NewMessage(
+                key=OutboxKey(f"contact:{cid}:email", "monthly_notice", "",
+                              month.strftime("%Y-%m")),
                 rendered=rendered, recipient_name=name, recipient_address=email,
-                not_before=at, domain=ctx.mail.message_id_domain, contact_id=cid,
-                created_at=now)
-            sent += created
+                not_before=at, contact_id=cid))
+            if len(pending) >= batch or n == len(people):
+                ids = enqueue_messages(session, pending, domain=ctx.mail.message_id_domain,
+                                       created_at=now)
+                sent += sum(1 for i in ids if i is not None)
+                pending.clear()
     return sent
 
 
