@@ -244,6 +244,8 @@ def problems_from_validation(doc: LocatedYaml, exc: ValidationError) -> list[Pro
 
 def validate_doc(model: type[M], doc: LocatedYaml, *, context: dict[str, Any] | None = None) -> M:
     """Validate parsed YAML against a pydantic model; errors carry file:line: field."""
+    if doc.data is None:  # an empty file, or one holding only comments
+        raise ConfigError([Problem(doc.path, None, "", "the file is empty (no YAML data in it)")])
     try:
         return model.model_validate(doc.data, context=context)
     except ValidationError as exc:
