@@ -55,7 +55,10 @@ def max_input_bytes() -> int:
 
 
 def _mb(n: int) -> str:
-    return f"{n / _MB:.1f} MB" if n % _MB else f"{n // _MB} MB"
+    """20971520 → "20 MB", 52428800.5 → "50 MB", 1536 → "2 KB"."""
+    if n < _MB:
+        return f"{max(1, round(n / 1024))} KB"
+    return f"{n / _MB:.1f}".removesuffix(".0") + " MB"
 
 
 def size_problem(path: Path) -> str | None:
@@ -93,14 +96,21 @@ def read_bounded(path: Path) -> bytes:
     if problem:
         raise InputTooLarge(problem)
     limit = max_input_bytes()
+    chunks: list[bytes] = []
+    total = 0
     with path.open("rb") as f:
-        data = f.read(limit + 1)
-    if len(data) > limit:
+        while total <= limit:  # in pieces: read(limit + 1) would allocate the whole limit
+            chunk = f.read(min(_MB, limit + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+    if total > limit:
         raise InputTooLarge(
             f"内容超过输入文件上限 {_mb(limit)}，没有读取（上限可用环境变量 {MAX_INPUT_ENV} 调整，"
             "单位 MB）"
         )
-    return data
+    return b"".join(chunks)
 
 
 def unpacked_size_problem(path: Path) -> str | None:

@@ -558,7 +558,9 @@ def _read_docx(path: Path, data: bytes) -> Document:
             found = find_task_table(grid, f"表格{table_no}")
             if found is not None and found[0]:
                 rows.extend(found[0])
-                titles.extend(found[1])
+                # Word puts a table's title in the paragraph above it, not in the table.
+                above = next((ln.strip() for ln in reversed(lines) if ln.strip()), "")
+                titles.extend(found[1] or ([above] if above and len(above) <= 60 else []))
                 continue
             for row in grid:
                 cells = [c for c in dict.fromkeys(row) if c]  # merged cells repeat: keep once
