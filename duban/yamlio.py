@@ -224,6 +224,11 @@ def load_yaml(path: str | Path) -> LocatedYaml:
         raise ConfigError([Problem(str(p), None, "", exc.reason)]) from exc
     except OSError as exc:
         raise ConfigError([Problem(str(p), None, "", f"cannot read file: {exc}")]) from exc
+    if raw.startswith(b"PK\x03\x04"):
+        raise ConfigError([Problem(
+            str(p), None, "", "this is a zip archive or an Office document (.xlsx/.docx), not a "
+            "YAML text file (a received plan document goes through `duban plan import` first)",
+        )])
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

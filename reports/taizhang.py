@@ -7,7 +7,7 @@ the unit cell merged down over that unit's rows, dates as Excel dates, serial nu
 fills merged cells down and hands back the rows as written — resolving units, items and dates
 against the plan is :mod:`reports.completions`' job. No database here.
 
-Reads .xlsx/.xlsm (openpyxl), .xls (xlrd) and .csv (UTF-8, else GB18030).
+Reads .xlsx/.xlsm (openpyxl), .xls (xlrd) and .csv (UTF-8, else GB18030; UTF-16 with a BOM).
 """
 
 from __future__ import annotations
@@ -22,6 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from duban.errors import UserError
+from duban.inputs import (
+    size_problem,
+    uncached_formula_cells,
+    uncached_formula_problem,
+    unpacked_size_problem,
+)
 
 HEADER_SCAN_ROWS = 30
 
@@ -238,6 +244,9 @@ def _grid_openpyxl(path: Path) -> list[tuple[str, list[list[Any]], list[tuple[in
     from openpyxl import load_workbook
 
     wb = load_workbook(path, data_only=True)  # values, not formulas
+    problem = uncached_formula_problem(uncached_formula_cells(path, wb))
+    if problem:  # a formula without its saved result would read as an empty cell
+        raise TaizhangError(f"无法读取台账 {path}：{problem}")
     sheets = []
     ordered = [wb.active, *[ws for ws in wb.worksheets if ws is not wb.active]]
     for ws in ordered:
@@ -272,14 +281,20 @@ def _grid_xlrd(path: Path) -> list[tuple[str, list[list[Any]], list[tuple[int, i
 
 def _grid_csv(path: Path) -> list[tuple[str, list[list[Any]], list[tuple[int, int, int, int]]]]:
     raw = path.read_bytes()
-    for encoding in ("utf-8-sig", "gb18030"):
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):  # Excel's "Unicode text" export
+        encodings: tuple[str, ...] = ("utf-16",)
+    elif b"\x00" in raw[:4096]:
+        raise TaizhangError(f"无法读取台账 {path}：不是文本文件（含二进制数据），不像 .csv")
+    else:
+        encodings = ("utf-8-sig", "gb18030")
+    for encoding in encodings:
         try:
             text = raw.decode(encoding)
             break
         except UnicodeDecodeError:
             continue
-    else:  # pragma: no cover - gb18030 decodes any byte string
-        raise TaizhangError(f"无法读取台账 {path}：文件编码既不是 UTF-8 也不是 GB18030")
+    else:
+        raise TaizhangError(f"无法读取台账 {path}：文件编码既不是 UTF-8、GB18030 也不是 UTF-16")
     grid = [[c if c != "" else None for c in row] for row in csv.reader(text.splitlines())]
     return [(path.stem, grid, [])]
 
@@ -348,6 +363,11 @@ def read_taizhang(path: str | Path) -> Taizhang:
         raise TaizhangError(f"无法读取台账 {path}：只支持 .xlsx、.xls 和 .csv 文件")
     if not path.is_file():
         raise TaizhangError(f"找不到台账文件 {path}")
+    too_large = size_problem(path) or (
+        unpacked_size_problem(path) if suffix in (".xlsx", ".xlsm") else None
+    )
+    if too_large:  # refused before any reader loads it
+        raise TaizhangError(f"无法读取台账 {path}：{too_large}")
     try:
         sheets = reader(path)
     except TaizhangError:

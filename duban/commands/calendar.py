@@ -36,6 +36,7 @@ from deadlines.calendar import (
 )
 from deadlines.notice import NoticeParseError, dump_year_file, parse_notice
 from duban.errors import UserError
+from duban.inputs import InputTooLarge, read_bounded
 from duban.yamlio import ConfigError, parse_yaml, validate_doc
 
 app = typer.Typer(
@@ -152,17 +153,19 @@ def calendar_status(config_dir: Path, today: date) -> CalendarStatus:
 
 
 def read_notice_file(path: Path) -> str:
-    """Notice text as UTF-8 (with or without BOM) or GB18030 — the two encodings seen in practice."""
+    """Notice text: UTF-8 (with or without BOM), GB18030, UTF-16 or Big5, as the importer reads
+    documents. Refuses, naming the file: a file over the input limit (unread), empty or binary
+    data."""
+    from importer.readers import decode_text
+
     try:
-        raw = path.read_bytes()
+        raw = read_bounded(path)
+    except InputTooLarge as exc:
+        raise UserError(f"无法读取文件 {path}：{exc.reason}") from exc
     except OSError as exc:
         raise UserError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise UserError(f"{path} is neither UTF-8 nor GB18030 text")
+    text, _encoding = decode_text(raw, path)
+    return text
 
 
 def _calendar_root(out: Path) -> Path | None:
@@ -208,7 +211,7 @@ def _check_against_other_years(model: YearFile, others: list[LoadedYear]) -> Non
 
 @app.command("import-notice")
 def import_notice(
-    file: Annotated[Path, typer.Argument(help="Text of the notice (UTF-8 or GB18030).")],
+    file: Annotated[Path, typer.Argument(help="Text of the notice (UTF-8, GB18030, UTF-16).")],
     output: Annotated[
         Path | None,
         typer.Option(

@@ -94,9 +94,9 @@ def test_bad_notice_exits_2_with_the_line_and_writes_nothing(cfg):
 
 def test_undecodable_file_exits_2(cfg):
     junk = cfg / "junk.bin"
-    junk.write_bytes(b"\xff\xfe\x00\x81\x30\x81")  # invalid in UTF-8 and in GB18030
+    junk.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff")  # binary, no text encoding
     result = run("import-notice", str(junk), "--config-dir", str(cfg))
-    assert result.exit_code == 2 and "neither UTF-8 nor GB18030" in result.output
+    assert result.exit_code == 2 and "junk.bin" in result.output and "不是文本文件" in result.output
 
 
 def test_missing_file_exits_2(cfg):
