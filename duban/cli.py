@@ -13,6 +13,7 @@ import click
 import sqlalchemy as sa
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from db.repository import RepositoryError
 from deadlines.calendar import CalendarError
@@ -96,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             raise
         code = getattr(exc, "exit_code", 2)
-        err_console.print(f"[bold red]错误[/]: {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]错误[/]: {escape(str(exc))}", highlight=False, soft_wrap=True)
         return code
     return result if isinstance(result, int) else 0
 

@@ -22,6 +22,7 @@ from typing import Annotated
 import pendulum
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from deadlines.calendar import (
     CalendarError,
@@ -57,7 +58,7 @@ ConfigDirOption = Annotated[
 
 
 def _fail(exc: Exception) -> typer.Exit:
-    err_console.print(f"[bold red]错误[/]: {exc}")
+    err_console.print(f"[bold red]错误[/]: {escape(str(exc))}")
     return typer.Exit(getattr(exc, "exit_code", 2) if isinstance(exc, UserError) else 2)
 
 
@@ -282,7 +283,7 @@ def _import_notice(
     rest = sorted({d for h in model.holidays if h.rest for d in h.rest.days()})
     work = sorted({d for h in model.holidays for d in h.work})
     weekday_rest = [d for d in rest if d.weekday() < 5]
-    console.print(f"[green]已写入[/] {out}（{model.all_sources()[0].title}）")
+    console.print(f"[green]已写入[/] {escape(str(out))}（{escape(model.all_sources()[0].title)}）")
     console.print(
         f"  {len(model.holidays)} 个节日；放假 {len(rest)} 天（其中工作日 {len(weekday_rest)} 天）；"
         f"调休上班 {len(work)} 天：" + ("、".join(_fmt(d) for d in work) or "无")

@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from db.repository import RepositoryError
@@ -32,12 +33,13 @@ EXIT_HELP = ("退出码：0 = 每行都已记录（或此前已记录）；1 = �
 def print_report(console: Console, report: ImportReport) -> None:
     """The rich table of outcomes, then the one-line summary."""
     cols = "、".join(f"{FIELD_LABELS.get(k, k)}={v}" for k, v in report.columns.items())
-    console.print(f"台账 {report.path}（工作表“{report.sheet}”，第{report.header_row}行表头：{cols}）")
+    console.print(escape(f"台账 {report.path}（工作表“{report.sheet}”，第{report.header_row}行表头：{cols}）"))
     table = Table("行", "单位", "条目", "完成时间", "结果", "说明")
     for o in report.outcomes:
         style = _STYLE[o.status]
-        table.add_row(str(o.row), o.unit, o.item, o.done_on.isoformat() if o.done_on else o.done_text,
-                      f"[{style}]{STATUS_LABELS[o.status]}[/]", o.message)
+        table.add_row(str(o.row), escape(o.unit), escape(o.item),  # cells as written: no markup
+                      o.done_on.isoformat() if o.done_on else escape(o.done_text),
+                      f"[{style}]{STATUS_LABELS[o.status]}[/]", escape(o.message))
     console.print(table)
     console.print(report.summary())
     if report.rejected:
@@ -54,7 +56,7 @@ def run_done_from_xlsx(path: Path, *, config: Path | None, db: str | None,
         report = import_completions(app, path, actor=by or default_actor(), now=now())
     except _ERRORS as exc:
         Console(stderr=True, highlight=False, soft_wrap=True).print(
-            f"[bold red]错误[/]: {exc}")
+            f"[bold red]错误[/]: {escape(str(exc))}")
         return getattr(exc, "exit_code", 2)
     print_report(console, report)
     return report.exit_code

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from db import repository as repo
@@ -55,17 +56,17 @@ def load(
 
 
 def _print_report(report) -> None:
-    console.print(f"[bold]{report.plan}[/]")
+    console.print(f"[bold]{escape(str(report.plan))}[/]")  # titles and names come from YAML
     for label, counter in (("单位 units", report.units), ("条目 items", report.items),
                            ("义务 obligations", report.obligations)):
         parts = [f"{k} {v}" for k, v in sorted(counter.items()) if v]
         console.print(f"  {label}: {', '.join(parts) or '—'}")
     for line in report.unresolved:
-        console.print(f"  [yellow]未解析单位[/] {line}")
+        console.print(f"  [yellow]未解析单位[/] {escape(line)}")
     if report.pending:
         console.print(f"  [yellow]{len(report.pending)} 项义务的截止日期待定[/]（缺少节假日数据），例如：")
         for line in report.pending[:5]:
-            console.print(f"    {line}")
+            console.print(f"    {escape(line)}")
     console.print("  [green]无变化 (nothing changed)[/]" if not report.changed else "  已保存")
 
 

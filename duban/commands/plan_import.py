@@ -15,6 +15,7 @@ from typing import Annotated
 import pendulum
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from deadlines.calendar import CalendarError, default_config_dir
 from duban.errors import UserError
@@ -22,7 +23,7 @@ from duban.yamlio import ConfigError
 
 __all__ = ["register", "run_import"]
 
-console = Console(highlight=False, soft_wrap=True)
+console = Console(highlight=False, soft_wrap=True, markup=False)  # file names, unit names
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
@@ -134,7 +135,7 @@ def import_command(
     try:
         run_import(file, year=year, issuer=issuer, output=output, config_dir=config, force=force)
     except (UserError, ConfigError, CalendarError) as exc:
-        err_console.print(f"[bold red]错误[/]：{exc}")
+        err_console.print(f"[bold red]错误[/]：{escape(str(exc))}")
         raise typer.Exit(2) from exc
 
 

@@ -241,3 +241,19 @@ def test_docx_whose_numbered_items_sit_in_a_layout_table_is_imported(cli, tmp_pa
     assert plan["year"] == 2025 and plan["title"] == "新源市2025年政务公开工作要点"
     assert _items(plan) == EXPECTED_TEXT_ITEMS
 
+
+
+def test_a_file_name_that_looks_like_console_markup_is_printed_as_written(cli, tmp_path):
+    """Paths such as '…/要点[/b]…' used to crash the CLI's coloured output (MarkupError)."""
+    folder = tmp_path / "要点["  # with the file names below: "要点[/b]…", a closing tag
+    folder.mkdir()
+    broken = folder / "b]空.txt"
+    broken.write_bytes(b"")
+    _refused(cli, broken, "文件是空的", "要点[/b]空.txt")
+    good = folder / "b]plan.txt"
+    good.write_text(PLAN_TEXT, encoding="utf-8")
+    out = folder / "i]out.yaml"
+    code, stdout, stderr = _import(cli, good, out)
+    assert code == 0, stderr
+    assert f"已导入 {good} → {out}" in stdout
+    assert yaml.safe_load(out.read_text(encoding="utf-8"))["year"] == 2025

@@ -256,3 +256,21 @@ def test_import_notice_reads_the_notice_in_another_encoding(cli, tmp_path, calen
     written = (calendars / "calendars" / "cn" / "2027.yaml").read_text(encoding="utf-8")
     assert "国务院办公厅关于2027年部分节假日安排的通知" in written
     assert "{from: 2027-10-01, to: 2027-10-07}" in written
+
+
+def test_markup_like_text_in_files_is_printed_as_written(cli, tmp_path):
+    """A title, unit name or path such as '[/b]' is text, not console markup."""
+    folder = tmp_path / "计划["
+    folder.mkdir()
+    plan = folder / "b]2020.yaml"
+    plan.write_text(PLAN_TEXT.replace("title: 朝阳市2020年政务公开工作要点",
+                                      "title: 朝阳市2020年政务公开工作要点[/b]", 1), encoding="utf-8")
+    code, stdout, stderr = cli("plan", "load", plan)
+    assert code == 0, stdout + stderr
+    assert "工作要点[/b]" in stdout
+    taizhang = folder / "red]台账.csv"
+    taizhang.write_text("单位名称,条目,完成时间,网址\n[/i]市司法局,6,2020-09-14,http://x.example\n",
+                        encoding="utf-8")
+    code, stdout, stderr = cli("done", "--from-xlsx", taizhang)
+    assert code == 1, stdout + stderr  # the row is refused (unknown unit), the report printed
+    assert "计划[/red]台账.csv" in stdout and "[/i]市司法局" in stdout
