@@ -9,11 +9,16 @@ quote prefix (the shared rule of :mod:`notifications.cells`), so a unit name lik
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
+import zipfile
 from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +26,9 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet as Worksheet
+from openpyxl.utils.datetime import to_excel
 
-from notifications.cells import clean_text, is_formula_like, put
+from notifications.cells import clean_text, is_formula_like
 from scoring.engine import LedgerLine, UnitScore, cn_date
 from scoring.rules import RuleBook, fmt_points
 
@@ -31,40 +36,28 @@ _BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
 _HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 _MAX_WIDTH = 60
 _WRAP = Alignment(wrap_text=True, vertical="top")
+_MAX_TEXT = 32767  # what a cell holds (openpyxl cuts longer text the same way)
 
 
-def _cell(ws: Worksheet, value: Any, *, bold: bool = False, fill: PatternFill | None = None,
-          alignment: Alignment | None = None) -> Any:
-    """One value as a cell of the streamed sheet; text that a spreadsheet could read as a
-    formula stays text.  Plain values need no cell object (:func:`_row` passes them as is)."""
-    cell = WriteOnlyCell(ws)
-    if isinstance(value, Decimal):
-        value = value.normalize() if value != 0 else Decimal(0)  # written as its exact text
-    put(cell, value)
-    if isinstance(value, date):
-        cell.number_format = "yyyy-mm-dd"
-    if bold:
-        cell.font = Font(bold=True)
-    if fill is not None:
-        cell.fill = fill
-    if alignment is not None:
-        cell.alignment = alignment
-    return cell
+@dataclass
+class _Sheet:
+    title: str
+    heading: str  # row 1, bold
+    subtitle: str  # row 2
+    header: list[str]  # row 4, bold on the header fill
+    rows: list[list[Any]]  # from row 5
+    wrap: Collection[int] = ()  # 1-based columns whose data cells wrap
 
 
-def _row(ws: Worksheet, values: Sequence[Any], wrap: Collection[int] = ()) -> list[Any]:
-    """A data row: plain text and integers as they are, anything needing a style, quoting or
-    cleaning (dates, decimals, formula-like text, wrapped columns) as a cell."""
-    out: list[Any] = []
-    for c, v in enumerate(values, start=1):
-        if c in wrap:
-            out.append(_cell(ws, v, alignment=_WRAP))
-        elif v is None or type(v) is int or (type(v) is str and not is_formula_like(v)
-                                             and clean_text(v) == v):
-            out.append(v)
-        else:
-            out.append(_cell(ws, v))
-    return out
+# A cell's style: (bold, header fill, wrapped, date format, quote prefix) → its index in the
+# workbook's stylesheet, which openpyxl writes (see _write_workbook).
+_STYLES = list(itertools.product((False, True), repeat=5))
+
+
+def _style_key(value: Any, *, bold: bool = False, fill: bool = False,
+               wrap: bool = False) -> tuple[bool, bool, bool, bool, bool]:
+    return (bold, fill, wrap, isinstance(value, date),
+            isinstance(value, str) and is_formula_like(clean_text(value)))
 
 
 def _width(value: Any) -> int:
@@ -88,24 +81,6 @@ def _column_width(header: str, values: Iterable[Any]) -> float:
         if 2 * n > widest:
             widest = max(widest, _width(value))
     return min(max(widest + 2, 8), _MAX_WIDTH)
-
-
-def _write(ws: Worksheet, title: str, subtitle: str, header: list[str], rows: list[list[Any]],
-           wrap: Collection[int] = (), top: int = 4) -> None:
-    """The bold title (row 1), the subtitle (row 2), the header (row ``top``) and the rows.
-
-    The sheet is streamed: the column widths and the frozen panes are set before any row."""
-    for c in range(1, len(header) + 1):
-        ws.column_dimensions[get_column_letter(c)].width = _column_width(
-            header[c - 1], (row[c - 1] for row in rows))
-    ws.freeze_panes = f"C{top + 1}"
-    ws.append([_cell(ws, title, bold=True)])
-    ws.append([_cell(ws, subtitle)])
-    for _ in range(3, top):
-        ws.append([])
-    ws.append([_cell(ws, h, bold=True, fill=_HEADER_FILL) for h in header])
-    for row in rows:
-        ws.append(_row(ws, row, wrap))
 
 
 def sheet_title(name: str, taken: set[str]) -> str:
@@ -144,8 +119,8 @@ def export_scorecard_xlsx(scores: Sequence[UnitScore], path: str | Path, *, rule
                           title: str) -> Path:
     """Write the 自查评分表 to ``path`` (overwritten) and return it."""
     path = Path(path)
-    wb = Workbook(write_only=True)  # streamed: a province's year has ~100,000 detail lines
     taken: set[str] = set()
+    sheets: list[_Sheet] = []
     period = scores[0].period if scores else None
     scheme = rulebook.scheme
     if scheme.style == "deduction":
@@ -158,7 +133,6 @@ def export_scorecard_xlsx(scores: Sequence[UnitScore], path: str | Path, *, rule
                     + subtitle)
 
     for rs in rulebook.rule_sets:
-        ws = wb.create_sheet(sheet_title(rs.name, taken))
         header = ["序号", "单位", "单位代码"]
         header += [f"{c.code} {c.name}" for c in rs.categories]
         header += ["减分合计", "加分合计", "封顶说明", "最终得分", "状态", "得分区间"]
@@ -170,9 +144,9 @@ def export_scorecard_xlsx(scores: Sequence[UnitScore], path: str | Path, *, rule
             row += [-s.deductions, s.bonuses, "；".join(str(c) for c in s.caps), s.final,
                     _state(s), _range_text(s)]
             rows.append(row)
-        _write(ws, f"{title}——{rs.name}", subtitle, header, rows, wrap={len(header) - 3})
+        sheets.append(_Sheet(sheet_title(rs.name, taken), f"{title}——{rs.name}", subtitle,
+                             header, rows, wrap={len(header) - 3}))
 
-    ws = wb.create_sheet(sheet_title("明细", taken))
     header = ["单位", "单位代码", "规则代码", "规则", "一级指标", "事项", "发生日期", "期间",
               "说明", "分值", "状态"]
     rows = []
@@ -189,18 +163,143 @@ def export_scorecard_xlsx(scores: Sequence[UnitScore], path: str | Path, *, rule
             rows.append([s.unit_name, s.unit_code, ln.rule_code, rule_title, cat,
                          ln.item_code or "", ln.occurred_on, ln.period_key, ln.reason,
                          ln.amount, state or _pending_text(ln)])
-    _write(ws, f"{title}——扣分加分明细", subtitle, header, rows, wrap={9})
+    sheets.append(_Sheet(sheet_title("明细", taken), f"{title}——扣分加分明细", subtitle, header,
+                         rows, wrap={9}))
 
-    ws = wb.create_sheet(sheet_title("评分规则", taken))
     header = ["考核对象", "一级指标", "规则代码", "规则", "评分方式", "加/减"]
     rows = [[rs.name, f"{c.code} {c.name}" + (f"（最多减{fmt_points(c.cap)}分）" if c.cap else ""),
              r.code, r.title, r.describe(), "减分" if r.direction == "deduct" else "加分"]
             for rs in rulebook.rule_sets for c, r in rs.rules()]
-    _write(ws, f"{rulebook.title}", subtitle, header, rows)
+    sheets.append(_Sheet(sheet_title("评分规则", taken), f"{rulebook.title}", subtitle, header,
+                         rows))
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    wb.save(path)
+    _write_workbook(path, sheets)
     return path
+
+
+# --------------------------------------------------------------------------- the .xlsx itself
+#
+# openpyxl writes the package (workbook, stylesheet, each sheet's columns and frozen panes);
+# the cells — a province's year has ~100,000 detail lines, over a million cells — are written
+# here as the same XML openpyxl writes for them (inline strings, "%.16g" numbers, dates as
+# serial days), several times faster than through openpyxl's cell objects.
+
+_SHEET_DATA = re.compile(r"<sheetData>.*?</sheetData>|<sheetData/>", re.S)
+_CELL_STYLE = re.compile(r'<c r="([A-Z]+)1"(?: s="(\d+)")?')
+
+
+def _write_workbook(path: Path, sheets: list[_Sheet]) -> None:
+    wb = Workbook(write_only=True)
+    for n, sheet in enumerate(sheets):
+        ws = wb.create_sheet(sheet.title)
+        for c in range(1, len(sheet.header) + 1):
+            ws.column_dimensions[get_column_letter(c)].width = _column_width(
+                sheet.header[c - 1], (row[c - 1] for row in sheet.rows))
+        ws.freeze_panes = "C5"
+        if n == 0:  # one cell per style, so the stylesheet has them all (replaced below)
+            ws.append([_sample_cell(ws, key) for key in _STYLES])
+    template = BytesIO()
+    wb.save(template)
+    with zipfile.ZipFile(template) as src, \
+            zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        names = [f"xl/worksheets/sheet{n}.xml" for n in range(1, len(sheets) + 1)]
+        styles: dict[tuple, str] = {}
+        for col, s_id in _CELL_STYLE.findall(src.read(names[0]).decode("utf-8")):
+            styles[_STYLES[_column_index(col) - 1]] = f' s="{s_id}"' if s_id else ""
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename in names:
+                sheet = sheets[names.index(info.filename)]
+                xml = data.decode("utf-8")
+                body = "<sheetData>" + "".join(_sheet_rows(sheet, styles)) + "</sheetData>"
+                data = _SHEET_DATA.sub(lambda _m, body=body: body, xml, count=1).encode("utf-8")
+            out.writestr(info, data)
+
+
+def _sample_cell(ws, key: tuple[bool, bool, bool, bool, bool]) -> WriteOnlyCell:
+    bold, fill, wrap, is_date, quote = key
+    cell = WriteOnlyCell(ws, "x")
+    if bold:
+        cell.font = Font(bold=True)
+    if fill:
+        cell.fill = _HEADER_FILL
+    if wrap:
+        cell.alignment = _WRAP
+    if is_date:
+        cell.number_format = "yyyy-mm-dd"
+    if quote:
+        cell.quotePrefix = True
+    return cell
+
+
+def _column_index(letters: str) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ord(ch) - 64
+    return n
+
+
+def _sheet_rows(sheet: _Sheet, styles: dict[tuple, str]):
+    letters = [get_column_letter(c) for c in range(1, max(len(sheet.header), 1) + 1)]
+    plain = styles[_style_key(None)]
+    yield f'<row r="1">{_cell_xml("A1", sheet.heading, styles, bold=True)}</row>'
+    yield f'<row r="2">{_cell_xml("A2", sheet.subtitle, styles)}</row>'
+    yield '<row r="3"/>'
+    yield '<row r="4">' + "".join(_cell_xml(f"{letters[c]}4", h, styles, bold=True, fill=True)
+                                  for c, h in enumerate(sheet.header)) + "</row>"
+    wrap = {c - 1 for c in sheet.wrap}
+    for r, row in enumerate(sheet.rows, start=5):
+        cells = []
+        for c, v in enumerate(row):
+            if c in wrap:
+                cells.append(_cell_xml(f"{letters[c]}{r}", v, styles, wrap=True))
+            elif v is None:
+                continue
+            elif type(v) is str and not is_formula_like(v) and v and len(v) <= _MAX_TEXT \
+                    and not _ILLEGAL.search(v):  # the common case, inline
+                cells.append(f'<c r="{letters[c]}{r}"{plain} t="inlineStr"><is>{_text(v)}</is></c>')
+            else:
+                cells.append(_cell_xml(f"{letters[c]}{r}", v, styles))
+        yield f'<row r="{r}">{"".join(cells)}</row>'
+
+
+_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _cell_xml(ref: str, value: Any, styles: dict[tuple, str], *, bold: bool = False,
+              fill: bool = False, wrap: bool = False) -> str:
+    """One cell as openpyxl writes it: text cleaned and cut to a cell's size, formula-like text
+    with the quote prefix, numbers as ``%.16g``, dates as serial days in yyyy-mm-dd."""
+    if isinstance(value, str):
+        value = clean_text(value)[:_MAX_TEXT]
+    style = styles[_style_key(value, bold=bold, fill=fill, wrap=wrap)]
+    if value is None or value == "":
+        kind = "inlineStr" if value == "" else "n"
+        return f'<c r="{ref}"{style} t="{kind}"/>'
+    if isinstance(value, str):
+        return f'<c r="{ref}"{style} t="inlineStr"><is>{_text(value)}</is></c>'
+    if isinstance(value, bool):
+        return f'<c r="{ref}"{style} t="b"><v>{int(value)}</v></c>'
+    if isinstance(value, date):
+        return f'<c r="{ref}"{style} t="n"><v>{_serial(value)}</v></c>'
+    if isinstance(value, Decimal):
+        value = value.normalize() if value != 0 else Decimal(0)
+    return f'<c r="{ref}"{style} t="n"><v>{float(value):.16g}</v></c>'
+
+
+@lru_cache(maxsize=4096)
+def _serial(day: date) -> str:
+    return f"{float(to_excel(day)):.16g}"
+
+
+def _text(value: str) -> str:
+    escaped = (value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+               .replace("\r", "&#13;"))
+    stripped = value.strip()
+    if stripped and value != stripped:
+        return f'<t xml:space="preserve">{escaped}</t>'
+    return f"<t>{escaped}</t>"
 
 
 __all__ = ["export_scorecard_xlsx", "sheet_title"]
