@@ -28,8 +28,9 @@ import time
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -48,10 +49,27 @@ class LeaseTimeout(RuntimeError):
     """Another deliverer held the SQLite delivery lock for longer than we were willing to wait."""
 
 
+class LeaseLost(RuntimeError):
+    """The connection that holds our lease is gone: others may take our rows, so stop."""
+
+
 @dataclass(frozen=True)
 class DelivererLease:
     token: int
     dialect: str
+    holder: Any = field(default=None, repr=False, compare=False)
+
+    def check(self) -> None:
+        """Raise :class:`LeaseLost` unless we still hold the lease.  Called before every
+        claim and after every message: a deliverer whose lock went away (its session was
+        terminated, the server restarted) must not go on sending rows others now own."""
+        if self.holder is None:
+            return
+        try:
+            self.holder.execute(sa.text("SELECT 1"))
+        except sa.exc.SQLAlchemyError as exc:
+            reason = getattr(exc, "orig", None) or exc
+            raise LeaseLost(f"投递租约已失效（数据库连接中断）：{reason}") from exc
 
     @property
     def claims_skip_locked(self) -> bool:
@@ -86,7 +104,7 @@ def deliverer_lease(engine: Engine, *, wait_s: float = 600.0) -> Iterator[Delive
         with _MEMORY_LOCK:
             yield DelivererLease(1, engine.dialect.name)
         return
-    with _file_lease(Path(f"{database}.deliver.lock"), wait_s=wait_s):
+    with _file_lease(Path(f"{Path(database).resolve()}.deliver.lock"), wait_s=wait_s):
         yield DelivererLease(os.getpid(), engine.dialect.name)
 
 
@@ -95,15 +113,17 @@ def _advisory_lease(engine: Engine) -> Iterator[DelivererLease]:
     holder = engine.connect()
     try:
         holder.execution_options(isolation_level="AUTOCOMMIT")
+        with contextlib.suppress(sa.exc.DBAPIError):  # PostgreSQL ≥ 14: never time the lease out
+            holder.execute(sa.text("SELECT set_config('idle_session_timeout', '0', false)"))
         while True:  # a random token; on the (2^-31) chance it is taken, draw another
             token = secrets.randbelow(2**31 - 2) + 1
             if holder.scalar(sa.text("SELECT pg_try_advisory_lock(:ns, :token)"),
                              {"ns": NAMESPACE, "token": token}):
                 break
         try:
-            yield DelivererLease(token, "postgresql")
+            yield DelivererLease(token, "postgresql", holder)
         finally:
-            with contextlib.suppress(sa.exc.DBAPIError):  # if the connection is gone, so is the lock
+            with contextlib.suppress(sa.exc.SQLAlchemyError):  # connection gone: lock gone too
                 holder.execute(sa.text("SELECT pg_advisory_unlock(:ns, :token)"),
                                {"ns": NAMESPACE, "token": token})
     finally:
@@ -150,7 +170,7 @@ def _lock_file(engine: Engine, name: str) -> Path | None:
     if not database or database == ":memory:":
         return None
     safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
-    return Path(f"{database}.leases") / f"{safe}.lock"
+    return Path(f"{Path(database).resolve()}.leases") / f"{safe}.lock"
 
 
 @contextmanager
@@ -162,8 +182,12 @@ def named_lease(engine: Engine, name: str, *, wait_s: float = 3600.0) -> Iterato
             holder.execution_options(isolation_level="AUTOCOMMIT")
             holder.execute(sa.text("SELECT set_config('lock_timeout', :ms, false)"),
                            {"ms": str(int(wait_s * 1000))})
-            holder.execute(sa.text("SELECT pg_advisory_lock(:ns, :key)"),
-                           {"ns": PARTITION_NAMESPACE, "key": _name_key(name)})
+            try:
+                holder.execute(sa.text("SELECT pg_advisory_lock(:ns, :key)"),
+                               {"ns": PARTITION_NAMESPACE, "key": _name_key(name)})
+            finally:  # the pooled connection must not keep our timeout
+                with contextlib.suppress(sa.exc.DBAPIError):
+                    holder.execute(sa.text("SELECT set_config('lock_timeout', '0', false)"))
             try:
                 yield
             finally:
@@ -205,5 +229,5 @@ def lease_held(engine: Engine, name: str) -> bool:
         os.close(fd)
 
 
-__all__ = ["NAMESPACE", "DelivererLease", "LeaseTimeout", "deliverer_lease", "lease_held",
+__all__ = ["NAMESPACE", "DelivererLease", "LeaseLost", "LeaseTimeout", "deliverer_lease", "lease_held",
            "live_tokens", "named_lease"]

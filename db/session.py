@@ -86,6 +86,11 @@ def make_engine(
     if backend == "postgresql":
         connect_args = dict(options.pop("connect_args", {}) or {})
         connect_args.setdefault("options", "-c timezone=UTC")
+        # a host that vanished (power, network) is noticed in about a minute, not hours: its
+        # session — and the leases it held (db/locks.py) — end, and others take over
+        for key, value in (("keepalives", 1), ("keepalives_idle", 30),
+                           ("keepalives_interval", 10), ("keepalives_count", 3)):
+            connect_args.setdefault(key, value)
         options["connect_args"] = connect_args
         options.setdefault("pool_pre_ping", True)
     engine = sa.create_engine(sa_url, **options)

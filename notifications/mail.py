@@ -494,7 +494,11 @@ class SmtpTransport:
                 if exc.retryable and attempt < max_attempts:
                     self._backoff(attempt)
                     continue
-                return result(DeliveryStatus.TRANSIENT_FAILURE, exc.code, exc.reply), True
+                # no connection: the message itself never left (the outbox does not count
+                # this against the message's attempts)
+                return DeliveryResult(message_id=msg.message_id,
+                                      status=DeliveryStatus.TRANSIENT_FAILURE, code=exc.code,
+                                      reply=exc.reply, attempts=attempt, connected=False), True
 
             try:
                 # = smtp.send_message(mime) without re-flattening the message on every attempt

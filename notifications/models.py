@@ -117,6 +117,8 @@ class DeliveryResult:
     attempts: int = 0
     # True when the transport recognised the message as delivered earlier (file mode).
     already_delivered: bool = False
+    # False when no connection to the server could be made: the message never left
+    connected: bool = True
     channel: str = field(default="mail")
 
     @property

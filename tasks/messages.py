@@ -157,7 +157,9 @@ def write_messages(ctx: EngineContext, *, as_of: date, now: datetime,
                 session.connection().execute(_LINK_NOTICE, links)
             pending.clear()
 
-        for contact_id, notices in by_contact.items():
+        # in key order: two overlapping runs lock the same keys in the same order (no deadlock)
+        for contact_id, notices in sorted(by_contact.items(),
+                                          key=lambda kv: f"contact:{kv[0]}:email"):
             contact = contacts[contact_id]
             if not contact.email:
                 continue  # IM-only contacts: delivered by their robot channel (not e-mail)
@@ -189,7 +191,8 @@ def outbox_backlog(session) -> OutboxBacklog | None:
     """Messages of earlier runs that are still undelivered after a failed attempt (the mail
     server was unreachable, say); None when there are none.  Rows being sent right now
     (``sending``, by an overlapping run) are not a backlog."""
-    waiting = sa.and_(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.attempts > 0)
+    waiting = sa.and_(OutboxMessage.status == OutboxStatus.PENDING,
+                      OutboxMessage.last_reply.is_not(None))  # a delivery was tried and failed
     count, since = session.execute(
         sa.select(sa.func.count(), sa.func.min(OutboxMessage.period)).where(waiting)).one()
     if not count:

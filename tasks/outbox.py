@@ -24,6 +24,7 @@ rows wait (``not_before``) for the next working day.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -239,7 +240,11 @@ def deliver_outbox(
     summary = DeliverySummary()
     after_id = 0
     with deliverer_lease(engine) as lease:
+        if after_id == 0:
+            _fail_exhausted_orphans(engine, lease, summary, now=now, max_attempts=max_attempts,
+                                    channel=channel)
         while limit > 0:  # claim a batch, send it, record it; then the next batch
+            lease.check()
             claimed_rows, after_id = _claim(
                 engine, lease, summary, now=now, calendar_for_contact=calendar_for_contact,
                 sending_hours=sending_hours, max_attempts=max_attempts,
@@ -251,6 +256,30 @@ def deliver_outbox(
                       max_attempts=max_attempts)
                 limit -= len(claimed_rows)
     return summary
+
+
+UNKNOWN_OUTCOME = "投递进程在发送中途中断，已无重试次数，无法确认对方是否收到"
+
+
+def _fail_exhausted_orphans(engine: Engine, lease: DelivererLease, summary: DeliverySummary, *,
+                            now: datetime, max_attempts: int, channel: str) -> None:
+    """Rows a dead deliverer left ``sending`` on their last attempt can never be claimed
+    again: mark them failed (shown to the coordinator) instead of leaving them stuck."""
+    stuck = sa.and_(_MSG.c.channel == channel, _MSG.c.status == OutboxStatus.SENDING,
+                    _MSG.c.attempts >= max_attempts, lease.orphaned(_MSG.c.claim_token))
+    with engine.begin() as conn:
+        rows = conn.execute(sa.select(_MSG.c.id, _MSG.c.recipient_name,
+                                      _MSG.c.recipient_address).where(stuck)).all()
+        if not rows:
+            return
+        conn.execute(sa.update(_MSG).where(_MSG.c.id.in_([r.id for r in rows]))
+                     .values(status=OutboxStatus.FAILED, last_reply=UNKNOWN_OUTCOME,
+                             claim_token=None))
+        conn.execute(_ADD_ATTEMPT, [{"message_id": r.id, "at": now, "status": "unknown",
+                                     "code": None, "reply": UNKNOWN_OUTCOME} for r in rows])
+    summary.failed += len(rows)
+    summary.failures.extend(f"{r.recipient_name} <{r.recipient_address}>: {UNKNOWN_OUTCOME}"
+                            for r in rows)
 
 
 def _claim(engine: Engine, lease: DelivererLease, summary: DeliverySummary, *, now: datetime,
@@ -313,6 +342,7 @@ def _send(engine: Engine, transport: Transport, lease: DelivererLease,
             if len(pending) >= group:
                 _record_many(conn, pending, now, max_attempts, summary, lease.token)
                 pending.clear()
+            lease.check()  # lost it? stop before the next message: its row may be another's
 
         try:
             Deliverer(transport).deliver([out for _, out in claimed_rows], on_result=on_result)
@@ -322,6 +352,7 @@ def _send(engine: Engine, transport: Transport, lease: DelivererLease,
 
 
 RECORD_GROUP = 200
+RECORD_RETRY_S = 120.0
 
 
 def _may_send(local: pendulum.DateTime, calendar: WorkCalendar,
@@ -340,7 +371,8 @@ _SET_DELIVERED = (sa.update(_MSG).where(_OURS)
                           claim_token=None))
 _SET_OUTCOME = (sa.update(_MSG).where(_OURS)
                 .values(status=sa.bindparam("new_status"), last_code=sa.bindparam("code"),
-                        last_reply=sa.bindparam("reply"), claim_token=None))
+                        last_reply=sa.bindparam("reply"), claim_token=None,
+                        attempts=_MSG.c.attempts - sa.bindparam("refund")))
 
 
 def _record_many(conn, results: Sequence[tuple[int, DeliveryResult, _Claimed]], now: datetime,
@@ -351,21 +383,37 @@ def _record_many(conn, results: Sequence[tuple[int, DeliveryResult, _Claimed]], 
         reply = result.reply or None
         attempts.append({"message_id": row_id, "at": now, "status": result.status.value,
                          "code": result.code, "reply": reply})
-        change = {"row_id": row_id, "code": result.code, "reply": reply, "token": token}
+        change = {"row_id": row_id, "code": result.code, "reply": reply, "token": token,
+                  "refund": 0}
         if result.status is DeliveryStatus.DELIVERED:
             delivered.append({**change, "new_status": OutboxStatus.DELIVERED, "at": now})
+        elif result.status is DeliveryStatus.TRANSIENT_FAILURE and (
+                result.attempts == 0 or not result.connected):
+            # never put on the wire (no connection, or the batch stopped before it): the
+            # claim's attempt is given back, so an outage cannot use up a message's attempts
+            others.append({**change, "new_status": OutboxStatus.PENDING, "refund": 1})
         elif result.status is DeliveryStatus.TRANSIENT_FAILURE and row.attempts < max_attempts:
             others.append({**change, "new_status": OutboxStatus.PENDING})
         else:
             others.append({**change, "new_status": OutboxStatus.FAILED})
             failures.append(f"{row.recipient_name} <{row.recipient_address}>: "
                             f"{result.code or ''} {result.reply}")
-    with conn.begin():
-        conn.execute(_ADD_ATTEMPT, attempts)
-        if delivered:
-            conn.execute(_SET_DELIVERED, delivered)
-        if others:
-            conn.execute(_SET_OUTCOME, others)
+    # The messages have gone out: their record must not be lost to a busy database (SQLite
+    # "database is locked" while another run writes) or a brief outage — retry for a while.
+    deadline = time.monotonic() + RECORD_RETRY_S
+    while True:
+        try:
+            with conn.begin():
+                conn.execute(_ADD_ATTEMPT, attempts)
+                if delivered:
+                    conn.execute(_SET_DELIVERED, delivered)
+                if others:
+                    conn.execute(_SET_OUTCOME, others)
+            break
+        except sa.exc.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
     summary.delivered += len(delivered)
     summary.transient += sum(1 for o in others if o["new_status"] is OutboxStatus.PENDING)
     summary.failed += len(failures)

@@ -31,6 +31,7 @@ from prefect.states import Crashed
 
 from db.locks import lease_held
 from tasks.context import EngineContext
+from tasks.runs import partition_done
 
 PARTITION_DEPLOYMENT = "daily-partition/daily-partition"
 
@@ -43,8 +44,9 @@ def partition_lease_name(as_of: date, plan_id: int) -> str:
 class FanOutSettings:
     deployment: str = PARTITION_DEPLOYMENT
     poll_s: float = 2.0
-    start_grace_s: float = 60.0  # a Running run may take this long to take its lease
-    max_generations: int = 3
+    start_grace_s: float = 60.0  # a Pending/Running run may take this long to take its lease
+    max_generations: int = 3  # partition runs one daily run waits for, per plan, at most
+    timeout_s: float = 4 * 3600.0  # a daily run waits for a plan's check this long, at most
 
     @classmethod
     def from_settings(cls, prefect_settings: dict[str, Any]) -> FanOutSettings:
@@ -56,54 +58,76 @@ class PartitionFailed(RuntimeError):
     """A plan's check did not complete in any generation."""
 
 
+MAX_KEYS = 100  # generation numbers tried per plan and day, however many runs failed before
+CONFIRM_S = 3.0  # a lease-less run must stay so this long before it is declared dead
+
+
 async def run_partition(ctx: EngineContext, *, plan_id: int, as_of: date, now: datetime,
                         config_dir: str | None, db_url: str | None,
-                        settings: FanOutSettings) -> FlowRun:
-    """Run (or join) the plan's partition run for ``as_of`` and wait until it completes."""
+                        settings: FanOutSettings) -> None:
+    """Run (or join) the plan's partition run for ``as_of`` and wait until the plan is checked.
+
+    A plan already checked that day (its run record) needs no run at all.  Runs that ended
+    badly before this call are skipped, not counted: only the runs this call waits for count
+    against ``max_generations`` — so a re-run after an outage always gets its own attempts.
+    """
+    if await asyncio.to_thread(partition_done, ctx, as_of, plan_id):
+        return
     lease = partition_lease_name(as_of, plan_id)
-    last = None
-    for generation in range(1, settings.max_generations + 1):
+    deadline = time.monotonic() + settings.timeout_s
+    waited, last = 0, "未运行"
+    for generation in range(1, MAX_KEYS + 1):
         run = await run_deployment(
             settings.deployment, timeout=0, idempotency_key=f"{lease}:{generation}",
             parameters={"plan_id": plan_id, "as_of": as_of, "now": now,
                         "config_dir": config_dir, "db_url": db_url},
             tags=[f"plan:{plan_id}", f"as_of:{as_of.isoformat()}"])
-        last = await wait_for_partition(ctx, run.id, lease, settings)
-        if last.state is not None and last.state.is_completed():
-            return last
-    raise PartitionFailed(
-        f"条目分区 plan{plan_id} {as_of} 经 {settings.max_generations} 次运行仍未完成"
-        f"（最后状态：{last.state.name if last and last.state else '未知'}）")
+        if run.state is not None and run.state.is_final() and not run.state.is_completed():
+            continue  # an earlier call's failed run: on to the next generation
+        run = await wait_for_partition(ctx, run.id, lease, settings, as_of=as_of,
+                                       plan_id=plan_id, deadline=deadline)
+        if run is None:  # the plan's check is recorded
+            return
+        waited += 1
+        last = run.state.name if run.state else "未知"
+        if waited >= settings.max_generations:
+            break
+    raise PartitionFailed(f"计划{plan_id} {as_of} 的检查经 {waited} 次运行仍未完成（最后状态：{last}）")
 
 
 async def wait_for_partition(ctx: EngineContext, run_id: UUID, lease: str,
-                             settings: FanOutSettings) -> FlowRun:
-    """Poll the run until it is final.  A run seen Running without its lease twice, a few
-    seconds apart (a run that has just released its lease is about to report Completed), is
-    marked Crashed — its process is gone — and returned as such."""
+                             settings: FanOutSettings, *, as_of: date, plan_id: int,
+                             deadline: float) -> FlowRun | None:
+    """Wait until the plan's check is recorded (None) or the run ended without it (the run).
+
+    A run seen Pending or Running past the start grace without its lease, twice a few seconds
+    apart (a run that has just released its lease is about to report Completed), and without
+    its check recorded, is dead: it is proposed Crashed — which Prefect refuses if the run has
+    meanwhile ended — and the caller starts the next generation."""
     suspect_since: float | None = None
     async with get_client() as client:
         while True:
+            if await asyncio.to_thread(partition_done, ctx, as_of, plan_id):
+                return None
             run = await client.read_flow_run(run_id)
             state = run.state
             if state is not None and state.is_final():
                 return run
-            if (state is not None and state.is_running() and run.start_time is not None
-                    and _age_s(run.start_time) > settings.start_grace_s
+            if time.monotonic() > deadline:
+                raise PartitionFailed(f"计划{plan_id} {as_of} 的检查超时未完成（{run.name}）")
+            if (state is not None and (state.is_running() or state.is_pending())
+                    and _age_s(run.start_time or state.timestamp) > settings.start_grace_s
                     and not await asyncio.to_thread(lease_held, ctx.engine, lease)):
                 if suspect_since is None:
                     suspect_since = time.monotonic()
                 elif time.monotonic() - suspect_since >= CONFIRM_S:
                     await client.set_flow_run_state(
-                        run_id, Crashed(message="运行进程已不在（worker 被终止？）：未持有分区租约"),
-                        force=True)
+                        run_id, Crashed(message="运行进程已不在（worker 被终止？）：未持有分区租约"))
+                    suspect_since = None
                     continue
             else:
                 suspect_since = None
             await asyncio.sleep(min(settings.poll_s, CONFIRM_S))
-
-
-CONFIRM_S = 3.0  # a lease-less Running run must stay so this long before it is declared dead
 
 
 def _age_s(start: datetime) -> float:

@@ -72,6 +72,14 @@ def partition_summaries(ctx: EngineContext, as_of: date) -> list[dict]:
             .order_by(RunRecord.key))]
 
 
+def partition_done(ctx: EngineContext, as_of: date, plan_id: int) -> bool:
+    """Whether plan ``plan_id``'s check of ``as_of`` is recorded (it ran to its end)."""
+    with ctx.session() as session:
+        return session.scalar(sa.select(sa.func.count()).select_from(RunRecord).where(
+            RunRecord.kind == "daily-partition",
+            RunRecord.key == f"{as_of.isoformat()}:plan{plan_id}")) > 0
+
+
 def make_transport(ctx: EngineContext, now: datetime):
     if ctx.mail.mode == "file":
         return FileTransport(ctx.mail, clock=lambda: now)

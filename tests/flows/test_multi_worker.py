@@ -274,9 +274,13 @@ def test_workers_killed_mid_day_are_replaced_and_the_rerun_completes_the_day(clu
         partitions = asyncio.run(_runs_of("daily-partition", f"as_of:{RED_DAY}"))
     assert rerun.state_name == "Completed", rerun.state
     states = Counter(p.state_name for p in partitions)
-    # the killed runs were declared dead (no lease) and the next generation completed the day
-    assert states["Completed"] == len(world.plan_ids), states
-    assert states["Crashed"] >= 1 and set(states) == {"Completed", "Crashed"}, states
+    # the killed runs were declared dead (no lease) and the next generation checked the plans;
+    # (a run killed after recording its check, before reporting, may still say Running)
+    assert states["Crashed"] >= 1 and states["Completed"] >= 1, states
+    assert set(states) <= {"Completed", "Crashed", "Running"}, states
+    done = world.rows(sa.select(RunRecord.key).where(RunRecord.kind == "daily-partition",
+                                                    RunRecord.key.like(f"{RED_DAY}:%")))
+    assert len(done) == len(world.plan_ids)
     assert _steps(world) == _steps(ref)
     assert _outbox(world) == _outbox(ref)
     sent = _mail_ids(mail)

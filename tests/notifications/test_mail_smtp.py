@@ -99,6 +99,7 @@ def test_starttls_refuses_self_signed_certificate_without_cafile(
     assert "certificate verify failed" in results[0].reply
     assert results[0].attempts == 1  # a TLS verification failure is not retried
     assert results[1].attempts == 0  # and the rest of the batch is left for the next run
+    assert not results[0].connected  # the message itself never left
     assert server.received == []
     assert server.counters.auth_ok == 0
 
@@ -164,6 +165,7 @@ def test_server_down_is_transient_and_fast(make_message):
     assert [r.status for r in results] == [TRANSIENT] * 3
     assert "ConnectionRefusedError" in results[0].reply
     assert [r.attempts for r in results] == [3, 0, 0]  # bounded retries, then give up the batch
+    assert not results[0].connected
 
 
 def test_refused_recipient_does_not_stop_the_batch(make_message):

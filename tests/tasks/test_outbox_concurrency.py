@@ -15,9 +15,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from db.locks import LeaseTimeout, deliverer_lease, live_tokens
+from db.locks import NAMESPACE, LeaseTimeout, deliverer_lease, live_tokens
 from db.models import OutboxMessage
 from duban.vocab import OutboxStatus
+from notifications.mail import MailSettings, SmtpTransport
 from tests.notifications.smtp_server import SmtpTestServer
 from tests.tasks.test_outbox import deliver, fill, smtp, statuses
 
@@ -186,3 +187,68 @@ def test_two_runs_enqueueing_the_same_day_at_once_write_each_message_once(db, db
     with Session(db) as s:
         assert s.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)) == 300
         assert s.scalar(sa.select(sa.func.count(sa.distinct(OutboxMessage.message_id)))) == 300
+
+
+@pytest.mark.parametrize("db_backend", ["sqlite"], indirect=True)
+def test_a_row_left_sending_on_its_last_attempt_is_marked_failed_not_left_stuck(db, db_backend):
+    fill(db, 1)
+    with db.begin() as conn:  # a deliverer died sending it for the 5th and last time
+        conn.execute(sa.update(OutboxMessage).values(status=OutboxStatus.SENDING,
+                                                     claim_token=4242, attempts=5))
+    with SmtpTestServer("plain") as server:
+        summary = deliver(db, smtp(server))
+        assert server.received == []  # not sent a 6th time …
+    assert summary.failed == 1 and "无法确认" in summary.failures[0]
+    assert statuses(db) == ["failed"]  # … and the coordinator's failure list shows it
+
+
+def test_an_unreachable_mail_server_uses_up_no_attempts(db, db_backend):
+    from tests.notifications.smtp_server import closed_port
+
+    fill(db, 2)
+    transport = SmtpTransport(MailSettings(mode="smtp", host="127.0.0.1", port=closed_port(),
+                                           security="plain", from_address="duban@example.gov.cn",
+                                           timeout=2, max_retries=0))
+    for _ in range(7):  # more runs than max_attempts, all during the outage
+        assert deliver(db, transport).transient == 2
+    with Session(db) as s:
+        rows = s.scalars(sa.select(OutboxMessage)).all()
+    assert [(r.status.value, r.attempts) for r in rows] == [("pending", 0)] * 2
+    with SmtpTestServer("plain") as server:  # the server is back: they go out
+        assert deliver(db, smtp(server)).delivered == 2
+
+
+@pytest.mark.parametrize("db_backend", ["postgres"], indirect=True)
+def test_a_deliverer_whose_lease_is_cut_stops_and_the_next_one_sends_the_rest_once(db, db_backend):
+    import threading
+
+    from db.locks import LeaseLost
+    from tests.notifications.smtp_server import Faults
+
+    fill(db, 8)
+    errors: list[BaseException] = []
+    with SmtpTestServer("plain", faults=Faults(reply_delay_s=0.3)) as server:
+        def first() -> None:
+            try:
+                deliver(db, smtp(server))
+            except BaseException as exc:  # the lease is cut under it
+                errors.append(exc)
+
+        t = threading.Thread(target=first)
+        t.start()
+        deadline = time.monotonic() + 20
+        while not server.received and time.monotonic() < deadline:
+            time.sleep(0.02)
+        with db.connect() as conn:  # an administrator terminates the lease holder's session
+            pids = conn.scalars(sa.text(
+                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = :ns"),
+                {"ns": NAMESPACE}).all()
+            assert len(pids) == 1
+            conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pids[0]})
+        t.join(30)
+        assert errors and isinstance(errors[0], LeaseLost), errors
+        deliver(db, smtp(server))  # the next deliverer takes the rest over
+        sent = Counter(m["Message-ID"] for m in server.messages())
+    assert len(sent) == 8
+    assert sum(n - 1 for n in sent.values()) <= 1  # at most the message in flight at the cut
+    assert statuses(db) == ["delivered"] * 8
