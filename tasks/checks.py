@@ -166,6 +166,7 @@ class _DayMemo:
 
 _NO_STEPS: frozenset[str] = frozenset()
 _OPEN = ObligationStatus.OPEN.value
+_DONE = ObligationStatus.DONE.value
 _WITHDRAWN = ObligationStatus.WITHDRAWN.value
 _NO_DAYS = (Standing.DONE, Standing.DONE_LATE, Standing.WITHDRAWN)
 _YELLOW = COLOUR_RANK["yellow"]
@@ -176,9 +177,18 @@ def one_of(conn, column, values) -> sa.ColumnElement[bool]:
     instead of one per value (a province's item names 5,000 units: a statement with thousands
     of placeholders costs more to prepare than to run)."""
     values = list(values)
-    if conn.dialect.name == "postgresql":
-        return column == sa.any_(sa.bindparam(None, values, type_=ARRAY(column.type)))
+    if conn.dialect.name == "postgresql":  # the array as its text form: one str to send
+        literal = "{" + ",".join(map(_array_item, values)) + "}"
+        return column == sa.any_(sa.cast(sa.bindparam(None, literal, type_=sa.Text),
+                                         ARRAY(column.type)))
     return column.in_(values)
+
+
+def _array_item(value: object) -> str:
+    if isinstance(value, int):
+        return str(value)
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
 
 
 _COLOUR_OF_RANK = {rank: colour for colour, rank in COLOUR_RANK.items()}
@@ -210,7 +220,7 @@ def check_item(ctx: EngineContext, *, item_id: int, as_of: date, now: datetime) 
             for unit_id, name, kind in conn.execute(
                 sa.select(Unit.id, Unit.name, sa.type_coerce(Unit.kind, sa.String))
                 .where(one_of(conn, Unit.code, codes[start:start + 5000]))
-            ):
+            ).all():
                 units[unit_id] = (name, kind, ctx.calendar_for_unit(unit_id))
         obs = conn.execute(
             sa.select(Obligation.id, Obligation.unit_id, Obligation.rule_index,
@@ -219,15 +229,20 @@ def check_item(ctx: EngineContext, *, item_id: int, as_of: date, now: datetime) 
             .where(Obligation.item_id == item_id, Obligation.status != ObligationStatus.WITHDRAWN)
         ).all()
         report.obligations = len(obs)
-        # The highest colour reached in the current cycle (the cycle is the due date).
-        level: dict[int, str | None] = {
-            ob_id: _COLOUR_OF_RANK[rank] for ob_id, rank in conn.execute(
-                sa.select(Escalation.obligation_id, sa.func.max(_RANK))
-                .join(Obligation, sa.and_(Obligation.id == Escalation.obligation_id,
-                                          Escalation.cycle == Obligation.due_date))
-                .where(Obligation.item_id == item_id, Escalation.colour.is_not(None),
-                       Obligation.status != ObligationStatus.WITHDRAWN)
-                .group_by(Escalation.obligation_id))}
+        # The highest colour reached in the current cycle (the cycle is the due date), read by
+        # obligation id (an index probe each) rather than by joining the whole history.
+        due_of = {ob.id: ob.due_date for ob in obs if ob.due_date is not None}
+        level: dict[int, str | None] = {}
+        ids = sorted(due_of)
+        for start in range(0, len(ids), 5000):
+            for ob_id, cycle, rank in conn.execute(
+                sa.select(Escalation.obligation_id, Escalation.cycle, sa.func.max(_RANK))
+                .where(one_of(conn, Escalation.obligation_id, ids[start:start + 5000]),
+                       Escalation.colour.is_not(None))
+                .group_by(Escalation.obligation_id, Escalation.cycle)
+            ).all():
+                if cycle == due_of[ob_id]:
+                    level[ob_id] = _COLOUR_OF_RANK[rank]
         rule_kinds = [((tl.get("rule") or {}).get("kind") or "") for tl in item.time_limits]
         ladders: dict[tuple[str, int], object] = {}
 
@@ -248,13 +263,12 @@ def check_item(ctx: EngineContext, *, item_id: int, as_of: date, now: datetime) 
         fired: dict[int, set[str]] = defaultdict(set)
         ids = sorted(candidates)
         for start in range(0, len(ids), 5000):
-            for ob_id, step in conn.execute(
-                sa.select(Escalation.obligation_id, Escalation.step)
-                .join(Obligation, sa.and_(Obligation.id == Escalation.obligation_id,
-                                          Escalation.cycle == Obligation.due_date))
+            for ob_id, step, cycle in conn.execute(
+                sa.select(Escalation.obligation_id, Escalation.step, Escalation.cycle)
                 .where(one_of(conn, Escalation.obligation_id, ids[start:start + 5000]))
-            ):
-                fired[ob_id].add(step)
+            ).all():
+                if cycle == due_of[ob_id]:
+                    fired[ob_id].add(step)
 
         new_steps: list[dict] = []
         today: dict[int, str] = {}  # the last step fired today, per obligation
@@ -280,8 +294,11 @@ def check_item(ctx: EngineContext, *, item_id: int, as_of: date, now: datetime) 
                     today[ob_id] = step.step
                     if COLOUR_RANK[step.colour] > COLOUR_RANK[cur_level]:
                         cur_level = step.colour
-            standing = memo.standing(status, due, cal, late, paused,
-                                     COLOUR_RANK[cur_level] >= _YELLOW)
+            if status == _DONE:  # as standing_of decides it, without the memo's key
+                standing = Standing.DONE_LATE if late else Standing.DONE
+            else:
+                standing = memo.standing(status, due, cal, late, paused,
+                                         COLOUR_RANK[cur_level] >= _YELLOW)
             per_unit[unit_id].append((standing, due, cur_level, ob_id))
 
         if new_steps:
@@ -324,7 +341,7 @@ def _last_steps(conn, ob_ids: list[int]) -> dict[int, tuple[date, str]]:
             .join(latest, sa.and_(latest.c.ob == Escalation.obligation_id,
                                   latest.c.day == Escalation.fired_on))
             .order_by(Escalation.id)
-        ):
+        ).all():
             out[ob_id] = (day, step)
     return out
 
