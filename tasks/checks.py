@@ -177,9 +177,11 @@ def one_of(conn, column, values) -> sa.ColumnElement[bool]:
     instead of one per value (a province's item names 5,000 units: a statement with thousands
     of placeholders costs more to prepare than to run)."""
     values = list(values)
-    if conn.dialect.name == "postgresql":  # the array as its text form: one str to send
+    if conn.dialect.name == "postgresql":
+        # The array's text form, sent untyped: the server parses it once, as the array type
+        # (a typed text parameter would be cast again for every row it filters).
         literal = "{" + ",".join(map(_array_item, values)) + "}"
-        return column == sa.any_(sa.cast(sa.bindparam(None, literal, type_=sa.Text),
+        return column == sa.any_(sa.cast(sa.bindparam(None, literal, type_=sa.types.NullType()),
                                          ARRAY(column.type)))
     return column.in_(values)
 
@@ -340,6 +342,7 @@ def _last_steps(conn, ob_ids: list[int]) -> dict[int, tuple[date, str]]:
             sa.select(Escalation.obligation_id, Escalation.fired_on, Escalation.step)
             .join(latest, sa.and_(latest.c.ob == Escalation.obligation_id,
                                   latest.c.day == Escalation.fired_on))
+            .where(one_of(conn, Escalation.obligation_id, ids[start:start + 5000]))
             .order_by(Escalation.id)
         ).all():
             out[ob_id] = (day, step)
