@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pendulum
 import sqlalchemy as sa
@@ -56,8 +57,11 @@ def rulebook_for(ctx: EngineContext, year: int) -> RuleBook | None:
     return load_rulebook(path) if path.exists() else None
 
 
+_LOCAL = ZoneInfo(TZ.name)
+
+
 def _local_day(value: datetime) -> date:
-    return pendulum.instance(value).in_tz(TZ).date()
+    return value.astimezone(_LOCAL).date()
 
 
 def collect_facts(ctx: EngineContext, session: Session, *, start: date, end: date,
@@ -74,6 +78,7 @@ def collect_facts(ctx: EngineContext, session: Session, *, start: date, end: dat
         .where(Obligation.status == ObligationStatus.DONE, Obligation.done_at >= lo,
                Obligation.done_at < hi, Obligation.due_date.is_not(None))
     ).all()
+    between: dict[tuple, int] = {}
     for ob_id, unit_id, item_id, period_key, due, done_at, late in done:
         code, title = items[item_id]
         if late:
@@ -81,7 +86,10 @@ def collect_facts(ctx: EngineContext, session: Session, *, start: date, end: dat
                                         late, title))
         else:
             cal = ctx.calendar_for_unit(unit_id)
-            early = cal.working_days_between(_local_day(done_at), due)
+            key = (id(cal), _local_day(done_at), due)  # a year's completions share few days
+            early = between.get(key)
+            if early is None:
+                early = between[key] = cal.working_days_between(key[1], due)
             if early > 0:
                 facts.append(EarlyCompletion(ob_id, unit_code[unit_id], code, period_key, due,
                                              done_at, early, title))
