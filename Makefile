@@ -27,6 +27,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/deadlines.py
 	$(BIN)/python bench/mail.py
 	$(BIN)/python bench/daily_run.py
+	$(BIN)/python bench/province.py
 
 clean:
 	rm -rf var/ .pytest_cache
