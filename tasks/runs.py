@@ -86,10 +86,19 @@ def make_transport(ctx: EngineContext, now: datetime):
     return SmtpTransport(ctx.mail)
 
 
-def deliver(ctx: EngineContext, *, now: datetime) -> DeliverySummary:
+def deliver(ctx: EngineContext, *, now: datetime, claim_batch: int | None = None
+            ) -> DeliverySummary:
+    """Deliver the outbox; ``claim_batch`` rows are held in memory at a time (the outbox's
+    default unless given: large messages such as the monthly 通报 want smaller batches)."""
+    batch = {} if claim_batch is None else {"claim_batch": claim_batch}
     return deliver_outbox(ctx.engine, make_transport(ctx, now), now=now,
                           calendar_for_contact=ctx.calendar_for_contact,
-                          sending_hours=ctx.settings.sending_hours)
+                          sending_hours=ctx.settings.sending_hours, **batch)
+
+
+# The 通报 lists the whole month (hundreds of KB for a province), and every leader gets a copy:
+# its delivery claims few rows at a time, so memory stays bounded by the batch.
+NOTICE_CLAIM_BATCH = 50
 
 
 # --------------------------------------------------------------------------- the day
@@ -225,7 +234,7 @@ def run_month(ctx: EngineContext, *, month: date, now: datetime, send: bool = Tr
     summary.markdown = _month_markdown(label, counted, summary)
     summary.messages = _send_notice(ctx, rendered, start, now)
     if send:
-        summary.delivery = deliver(ctx, now=now)
+        summary.delivery = deliver(ctx, now=now, claim_batch=NOTICE_CLAIM_BATCH)
     record_run(ctx, kind="monthly", key=start.strftime("%Y-%m"), outcome="done", now=now,
                summary=summary.as_dict())
     return summary
