@@ -241,7 +241,8 @@ def test_a_deliverer_whose_lease_is_cut_stops_and_the_next_one_sends_the_rest_on
             time.sleep(0.02)
         with db.connect() as conn:  # an administrator terminates the lease holder's session
             pids = conn.scalars(sa.text(
-                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = :ns"),
+                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = :ns "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"),
                 {"ns": NAMESPACE}).all()
             assert len(pids) == 1
             conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pids[0]})
