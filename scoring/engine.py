@@ -519,6 +519,9 @@ def entries_for(facts: Iterable[Fact], *, rulebook: RuleBook, unit_kinds: Mappin
             raise ScoringError(f"two different facts give the same entry {spec.key}: "
                                f"{old.reason} / {spec.reason}")
 
+    # A year has hundreds of thousands of facts but few (kind, trigger, item) combinations.
+    rule_sets: dict[str, RuleSet | None] = {}
+    matching: dict[tuple[int, str, str | None], list[Rule]] = {}
     for fact in facts:
         trigger = _TRIGGER_OF.get(type(fact))
         if trigger is None:
@@ -526,15 +529,22 @@ def entries_for(facts: Iterable[Fact], *, rulebook: RuleBook, unit_kinds: Mappin
         kind = unit_kinds.get(fact.unit_code)
         if kind is None:
             raise ScoringError(f"unit {fact.unit_code!r}: kind unknown (not in the unit directory)")
-        rule_set = rulebook.rule_set_for(kind)
+        if kind in rule_sets:
+            rule_set = rule_sets[kind]
+        else:
+            rule_set = rule_sets[kind] = rulebook.rule_set_for(kind)
         if isinstance(fact, Finding):
             rules = [_finding_rule(rulebook, fact, kind, rule_set)]
         elif rule_set is None:
             continue  # this 细则 does not assess units of this kind
         else:
             item = fact.item_code
-            rules = [r for _, r in rule_set.rules() if r.trigger == trigger
-                     and (r.match is None or r.match.accepts(item))]
+            key = (id(rule_set), trigger, item)
+            rules = matching.get(key)
+            if rules is None:
+                rules = matching[key] = [
+                    r for _, r in rule_set.rules() if r.trigger == trigger
+                    and (r.match is None or r.match.accepts(item))]
         for rule in rules:
             if not _qualifies(rule, fact):
                 continue

@@ -72,14 +72,16 @@ def _column_width(header: str, values: Iterable[Any]) -> float:
     is only measured when it could be wider than the widest so far (a text of n characters is
     n to 2n wide), and not at all once the cap is reached."""
     widest = _width(header)
+    measured: set[Any] = set()  # a column repeats its values (units, rules, items, states)
     for value in values:
         if widest + 2 >= _MAX_WIDTH:
             break
-        if value is None:
+        if value is None or value in measured:
             continue
         n = len(value.isoformat() if isinstance(value, date) else str(value))
         if 2 * n > widest:
             widest = max(widest, _width(value))
+            measured.add(value)
     return min(max(widest + 2, 8), _MAX_WIDTH)
 
 
@@ -209,12 +211,24 @@ def _write_workbook(path: Path, sheets: list[_Sheet]) -> None:
             styles[_STYLES[_column_index(col) - 1]] = f' s="{s_id}"' if s_id else ""
         for info in src.infolist():
             data = src.read(info.filename)
-            if info.filename in names:
-                sheet = sheets[names.index(info.filename)]
-                xml = data.decode("utf-8")
-                body = "<sheetData>" + "".join(_sheet_rows(sheet, styles)) + "</sheetData>"
-                data = _SHEET_DATA.sub(lambda _m, body=body: body, xml, count=1).encode("utf-8")
-            out.writestr(info, data)
+            if info.filename not in names:
+                out.writestr(info, data)
+                continue
+            sheet = sheets[names.index(info.filename)]
+            xml = data.decode("utf-8")
+            found = _SHEET_DATA.search(xml)
+            with out.open(info, "w") as stream:  # streamed: the rows never all
+                stream.write(xml[:found.start()].encode("utf-8"))  # sit in memory at once
+                stream.write(b"<sheetData>")
+                chunk: list[str] = []
+                for row in _sheet_rows(sheet, styles):
+                    chunk.append(row)
+                    if len(chunk) >= 2000:
+                        stream.write("".join(chunk).encode("utf-8"))
+                        chunk.clear()
+                stream.write("".join(chunk).encode("utf-8"))
+                stream.write(b"</sheetData>")
+                stream.write(xml[found.end():].encode("utf-8"))
 
 
 def _sample_cell(ws, key: tuple[bool, bool, bool, bool, bool]) -> WriteOnlyCell:
@@ -249,18 +263,24 @@ def _sheet_rows(sheet: _Sheet, styles: dict[tuple, str]):
     yield '<row r="4">' + "".join(_cell_xml(f"{letters[c]}4", h, styles, bold=True, fill=True)
                                   for c, h in enumerate(sheet.header)) + "</row>"
     wrap = {c - 1 for c in sheet.wrap}
+    # A cell's XML after its reference, per (column kind, value): most values repeat.
+    tails: dict[tuple[bool, Any], str] = {}
     for r, row in enumerate(sheet.rows, start=5):
         cells = []
         for c, v in enumerate(row):
-            if c in wrap:
-                cells.append(_cell_xml(f"{letters[c]}{r}", v, styles, wrap=True))
-            elif v is None:
+            if v is None and c not in wrap:
                 continue
-            elif type(v) is str and not is_formula_like(v) and v and len(v) <= _MAX_TEXT \
-                    and not _ILLEGAL.search(v):  # the common case, inline
-                cells.append(f'<c r="{letters[c]}{r}"{plain} t="inlineStr"><is>{_text(v)}</is></c>')
-            else:
-                cells.append(_cell_xml(f"{letters[c]}{r}", v, styles))
+            key = (c in wrap, type(v), v)
+            tail = tails.get(key)
+            if tail is None:
+                if c in wrap or type(v) is not str or is_formula_like(v) or not v \
+                        or len(v) > _MAX_TEXT or _ILLEGAL.search(v):
+                    tail = _cell_tail(v, styles, wrap=c in wrap)
+                else:  # the common case: plain text
+                    tail = f'{plain} t="inlineStr"><is>{_text(v)}</is></c>'
+                if c not in wrap:  # wrapped columns hold long, mostly unique texts
+                    tails[key] = tail
+            cells.append(f'<c r="{letters[c]}{r}"{tail}')
         yield f'<row r="{r}">{"".join(cells)}</row>'
 
 
@@ -269,23 +289,29 @@ _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 def _cell_xml(ref: str, value: Any, styles: dict[tuple, str], *, bold: bool = False,
               fill: bool = False, wrap: bool = False) -> str:
-    """One cell as openpyxl writes it: text cleaned and cut to a cell's size, formula-like text
-    with the quote prefix, numbers as ``%.16g``, dates as serial days in yyyy-mm-dd."""
+    return f'<c r="{ref}"' + _cell_tail(value, styles, bold=bold, fill=fill, wrap=wrap)
+
+
+def _cell_tail(value: Any, styles: dict[tuple, str], *, bold: bool = False, fill: bool = False,
+               wrap: bool = False) -> str:
+    """A cell as openpyxl writes it, after ``<c r="A1"``: text cleaned and cut to a cell's
+    size, formula-like text with the quote prefix, numbers as ``%.16g``, dates as serial days
+    in yyyy-mm-dd."""
     if isinstance(value, str):
         value = clean_text(value)[:_MAX_TEXT]
     style = styles[_style_key(value, bold=bold, fill=fill, wrap=wrap)]
     if value is None or value == "":
         kind = "inlineStr" if value == "" else "n"
-        return f'<c r="{ref}"{style} t="{kind}"/>'
+        return f'{style} t="{kind}"/>'
     if isinstance(value, str):
-        return f'<c r="{ref}"{style} t="inlineStr"><is>{_text(value)}</is></c>'
+        return f'{style} t="inlineStr"><is>{_text(value)}</is></c>'
     if isinstance(value, bool):
-        return f'<c r="{ref}"{style} t="b"><v>{int(value)}</v></c>'
+        return f'{style} t="b"><v>{int(value)}</v></c>'
     if isinstance(value, date):
-        return f'<c r="{ref}"{style} t="n"><v>{_serial(value)}</v></c>'
+        return f'{style} t="n"><v>{_serial(value)}</v></c>'
     if isinstance(value, Decimal):
         value = value.normalize() if value != 0 else Decimal(0)
-    return f'<c r="{ref}"{style} t="n"><v>{float(value):.16g}</v></c>'
+    return f'{style} t="n"><v>{float(value):.16g}</v></c>'
 
 
 @lru_cache(maxsize=4096)
