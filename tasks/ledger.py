@@ -126,40 +126,44 @@ _LEDGER = LedgerEntry.__table__
 def post_entries(session: Session, specs: Iterable[EntrySpec], *, now: datetime,
                  actor: str) -> int:
     """Insert the specs not yet in the ledger; returns how many were new."""
-    units = dict(session.execute(sa.select(Unit.code, Unit.id)).all())
-    rows = []
-    for spec in specs:
-        rows.append({
-            "entry_key": entry_key(spec),
-            "kind": ("reversal" if spec.reverses is not None else
-                     "decision" if spec.decides is not None else
-                     "pending" if spec.pending else "scored"),
-            "rule_code": spec.rule_code, "unit_id": units[spec.unit_code],
-            "subject_key": spec.subject_key, "period_key": spec.period_key,
-            "occurred_on": spec.occurred_on, "item_code": spec.item_code,
-            "amount": spec.amount,
-            "range_min": spec.pending_range[0] if spec.pending_range else None,
-            "range_max": spec.pending_range[1] if spec.pending_range else None,
-            "refers_to_id": spec.reverses if spec.reverses is not None else spec.decides,
-            "obligation_id": spec.links.obligation_id, "escalation_id": spec.links.escalation_id,
-            "finding_id": spec.links.finding_id, "reason": spec.reason,
-            "recorded_by": actor, "recorded_at": now, "created_at": now,
-        })
-    if not rows:
+    keyed = [(entry_key(spec), spec) for spec in specs]
+    if not keyed:
         return 0
+    units = dict(session.execute(sa.select(Unit.code, Unit.id)).all())
     before = session.scalar(sa.select(sa.func.count()).select_from(LedgerEntry))
     conn = session.connection()
-    for chunk in range(0, len(rows), 5000):
-        part = rows[chunk:chunk + 5000]
+    for chunk in range(0, len(keyed), 5000):
+        part = keyed[chunk:chunk + 5000]
         # A month or an assessment re-derives many lines already posted: skip those up front
         # (the unique key still decides, for a concurrent run).
         known = set(conn.execute(sa.select(_LEDGER.c.entry_key).where(
-            one_of(conn, _LEDGER.c.entry_key, [r["entry_key"] for r in part]))).scalars())
-        new = [r for r in part if r["entry_key"] not in known]
+            one_of(conn, _LEDGER.c.entry_key, [k for k, _ in part]))).scalars())
+        new = [_entry_row(key, spec, units, now=now, actor=actor) for key, spec in part
+               if key not in known]
         for start in range(0, len(new), 2000):
             session.execute(dialect_insert(session, LedgerEntry).on_conflict_do_nothing(
                 index_elements=["entry_key"]), new[start:start + 2000])
     return session.scalar(sa.select(sa.func.count()).select_from(LedgerEntry)) - before
+
+
+def _entry_row(key: str, spec: EntrySpec, units: dict[str, int], *, now: datetime,
+               actor: str) -> dict:
+    return {
+        "entry_key": key,
+        "kind": ("reversal" if spec.reverses is not None else
+                 "decision" if spec.decides is not None else
+                 "pending" if spec.pending else "scored"),
+        "rule_code": spec.rule_code, "unit_id": units[spec.unit_code],
+        "subject_key": spec.subject_key, "period_key": spec.period_key,
+        "occurred_on": spec.occurred_on, "item_code": spec.item_code,
+        "amount": spec.amount,
+        "range_min": spec.pending_range[0] if spec.pending_range else None,
+        "range_max": spec.pending_range[1] if spec.pending_range else None,
+        "refers_to_id": spec.reverses if spec.reverses is not None else spec.decides,
+        "obligation_id": spec.links.obligation_id, "escalation_id": spec.links.escalation_id,
+        "finding_id": spec.links.finding_id, "reason": spec.reason,
+        "recorded_by": actor, "recorded_at": now, "created_at": now,
+    }
 
 
 def _line(row, unit_code: str) -> LedgerLine:
