@@ -29,6 +29,25 @@ from duban.yamlio import ConfigError, LocatedYaml, Problem, load_yaml, validate_
 # --------------------------------------------------------------------------- settings
 
 
+class NoticeCfg(BaseModel):
+    """``notice:`` in settings.yaml — how the monthly 通报 reaches unit leaders."""
+
+    model_config = ConfigDict(extra="forbid")
+    full_list_max_rows: int = Field(
+        default=200, ge=0, description="leaders' copies list the whole month up to this many "
+        "lines; above, each lists its own unit's lines and the month's figures")
+    url: str | None = Field(
+        default=None, description="where the full 通报 is published (an intranet page), named "
+        "in the copies that do not list it; None: 'issued separately by the office'")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v is not None and not re.match(r"^https?://[^\s<>\"]+$", v):
+            raise ValueError(f"notice url must be an http(s) address without spaces, got {v!r}")
+        return v
+
+
 class Settings(BaseModel):
     """``config/settings.yaml``: how this office runs duban."""
 
@@ -44,6 +63,7 @@ class Settings(BaseModel):
     database_url: str | None = None
     mail: dict[str, Any] = {}
     prefect: dict[str, Any] = {}
+    notice: NoticeCfg = NoticeCfg()
 
     @field_validator("sending_hours")
     @classmethod

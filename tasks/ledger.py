@@ -176,10 +176,25 @@ def _line(row, unit_code: str) -> LedgerLine:
                       reverses, row.id, row.reason, row.occurred_on, row.item_code, decides)
 
 
-def ledger_lines(session: Session, *, unit_id: int | None = None) -> list[LedgerLine]:
+def _window(stmt, start: date | None, end: date | None):
+    """Only the rows a period between ``start`` and ``end`` needs: those that occurred in it
+    (or carry no date) and every reversal and decision, which may refer to them from later."""
+    if start is None and end is None:
+        return stmt
+    c = _LEDGER.c
+    inside = sa.and_(*([c.occurred_on >= start] if start else []),
+                     *([c.occurred_on <= end] if end else []))
+    return stmt.where(sa.or_(inside, c.occurred_on.is_(None),
+                             c.kind.in_(("reversal", "decision"))))
+
+
+def ledger_lines(session: Session, *, unit_id: int | None = None, start: date | None = None,
+                 end: date | None = None) -> list[LedgerLine]:
+    """Scoring lines (all, or a unit's); with ``start``/``end`` only what a scorecard of that
+    period reads (its lines, the undated ones, every reversal and decision)."""
     session.flush()  # plain rows below: no autoflush of their own
     units = dict(session.execute(sa.select(Unit.id, Unit.code)).all())
-    stmt = sa.select(_LEDGER).order_by(_LEDGER.c.id)  # plain rows: a year has ~100,000
+    stmt = _window(sa.select(_LEDGER).order_by(_LEDGER.c.id), start, end)  # a year: ~100,000
     if unit_id is not None:
         stmt = stmt.where(_LEDGER.c.unit_id == unit_id)
     return [_line(r, units[r.unit_id]) for r in session.connection().execute(stmt)]
@@ -205,7 +220,8 @@ class LedgerRow:
 def list_ledger(session: Session, *, unit_id: int | None = None, start: date | None = None,
                 end: date | None = None, pending_only: bool = False) -> list[LedgerRow]:
     session.flush()  # plain rows: no autoflush of their own
-    rows = session.connection().execute(sa.select(_LEDGER).order_by(_LEDGER.c.id)).all()
+    rows = session.connection().execute(
+        _window(sa.select(_LEDGER).order_by(_LEDGER.c.id), start, end)).all()
     names = dict(session.execute(sa.select(Unit.id, Unit.name)).all())
     reversed_ids = {r.refers_to_id for r in rows if r.kind == "reversal"}
     decided = {r.refers_to_id: r for r in rows if r.kind == "decision"

@@ -16,12 +16,12 @@ from pathlib import Path
 import pendulum
 import sqlalchemy as sa
 
-from db.models import Contact, RunRecord
+from db.models import Contact, RunRecord, Unit
 from db.session import dialect_insert
 from duban.errors import UserError
 from duban.vocab import ContactRole
 from notifications.mail import FileTransport, SmtpTransport
-from notifications.render import DeductionRow, MonthlyNoticeContext
+from notifications.render import DeductionRow, MonthlyNoticeContext, MonthOverview
 from scoring.engine import Period, entries_for, scorecard
 from scoring.export import export_scorecard_xlsx
 from tasks.checks import ItemReport, active_items, check_item
@@ -96,9 +96,11 @@ def deliver(ctx: EngineContext, *, now: datetime, claim_batch: int | None = None
                           sending_hours=ctx.settings.sending_hours, **batch)
 
 
-# The 通报 lists the whole month (hundreds of KB for a province), and every leader gets a copy:
-# its delivery claims few rows at a time, so memory stays bounded by the batch.
-NOTICE_CLAIM_BATCH = 50
+# A leader's 通报 lists up to notice.full_list_max_rows lines (~100 KB); the coordinators' copy
+# lists the whole month (MBs for a province): delivery claims 200 rows at a time, so memory
+# stays bounded by the batch.
+NOTICE_CLAIM_BATCH = 200
+ARTIFACT_ROW_LIMIT = 200  # lines of the 通报 the monthly artifact lists (prefect.artifact_row_limit)
 
 
 # --------------------------------------------------------------------------- the day
@@ -210,29 +212,25 @@ def run_month(ctx: EngineContext, *, month: date, now: datetime, send: bool = Tr
     summary.pending = sum(1 for r in rows if r.state == "待裁定")
     summary.deductions = -sum((r.amount for r in counted if r.amount < 0), Decimal(0))
     summary.bonuses = sum((r.amount for r in counted if r.amount > 0), Decimal(0))
-    notice = MonthlyNoticeContext(
-        year=start.year, month=start.month, recipient_name="各责任单位",
-        rows=tuple(DeductionRow(unit_name=r.unit, item=r.item_code or r.rule_code,
-                                reason=r.reason, points=r.amount, occurred_on=r.occurred_on)
-                   for r in counted),
-        published_on=now.date() if isinstance(now, datetime) else now,
-        summary=_month_summary_text(label, counted, summary.pending),
-        office_name=ctx.settings.office)
-    rendered = ctx.renderer.render("monthly_notice", notice)
+    notices = MonthNotices(ctx, start, counted, published_on=local_day(now),
+                           summary=_month_summary_text(label, counted, summary.pending))
+    rendered = notices.full
     folder = reports_dir(ctx, start.strftime("%Y-%m"))
     html = folder / f"通报-{label}.html"
     html.write_text(rendered.html, encoding="utf-8")
     summary.files.append(html)
     if book is not None:
         with ctx.session() as session:
-            lines = ledger_lines(session)
+            lines = ledger_lines(session, start=start, end=end)
         scores = scorecard(lines, rulebook=book, unit_kinds=kinds, unit_names=names,
                            period=Period.between(start, end, name=label))
         summary.files.append(export_scorecard_xlsx(
             scores, folder / f"扣分明细-{label}.xlsx", rulebook=book,
             title=f"{ctx.settings.office}{label}督办扣分明细"))
-    summary.markdown = _month_markdown(label, counted, summary)
-    summary.messages = _send_notice(ctx, rendered, start, now)
+    summary.markdown = _month_markdown(
+        label, counted, summary,
+        limit=int(ctx.settings.prefect.get("artifact_row_limit", ARTIFACT_ROW_LIMIT)))
+    summary.messages = _send_notice(ctx, notices, start, now)
     if send:
         summary.delivery = deliver(ctx, now=now, claim_batch=NOTICE_CLAIM_BATCH)
     record_run(ctx, kind="monthly", key=start.strftime("%Y-%m"), outcome="done", now=now,
@@ -249,41 +247,89 @@ def _month_summary_text(label: str, counted, pending: int) -> str:
     return text
 
 
-def _month_markdown(label: str, counted, summary: MonthSummary) -> str:
+def md_cell(value: object) -> str:
+    """A value as one markdown table cell: ``|`` escaped, line breaks as spaces."""
+    text = " ".join(str(value).split())
+    return text.replace("\\", "\\\\").replace("|", "\\|") or "—"
+
+
+def _month_markdown(label: str, counted, summary: MonthSummary, *, limit: int = 200) -> str:
+    """The 通报 artifact: the figures and up to ``limit`` lines (the month's files have all)."""
     lines = [f"# {label}督办通报", "",
              f"- 新增台账 {summary.new_entries} 条；扣分合计 {summary.deductions} 分，"
              f"加分合计 {summary.bonuses} 分；待裁定 {summary.pending} 项", "",
              "| 单位 | 条目 | 扣/加分 | 原因 |", "|---|---|---|---|"]
-    for r in sorted(counted, key=lambda r: (r.unit, r.id)):
-        lines.append(f"| {r.unit} | {r.item_code or r.rule_code} | {r.amount} | "
-                     f"{r.reason.replace('|', '/')} |")
+    ordered = sorted(counted, key=lambda r: (r.unit, r.id))
+    for r in ordered[:limit]:
+        lines.append(f"| {md_cell(r.unit)} | {md_cell(r.item_code or r.rule_code)} | "
+                     f"{r.amount} | {md_cell(r.reason)} |")
     if not counted:
         lines.append("| — | — | — | 本月无扣分 |")
+    elif len(ordered) > limit:
+        lines += ["", f"（另有 {len(ordered) - limit} 条未列出，全部 {len(ordered)} 条见"
+                  f"通报-{label}.html 与 扣分明细-{label}.xlsx）"]
     return "\n".join(lines)
 
 
-def _send_notice(ctx: EngineContext, rendered, month: date, now: datetime,
-                 batch: int = 50) -> int:
-    """The 通报 goes to every unit's leader and to the coordinators, once per month.
+class MonthNotices:
+    """The month's 通报: the full copy (the published file, the coordinators' mail) and each
+    unit leader's copy — the unit's own lines first, then the whole month's list, or, past
+    ``notice.full_list_max_rows`` lines, the month's figures and where the full text is."""
 
-    Written ``batch`` messages per statement (a province has thousands of leaders and the
-    通报 lists the whole month, so each row is large)."""
+    def __init__(self, ctx: EngineContext, month: date, counted, *, published_on: date,
+                 summary: str) -> None:
+        self._renderer = ctx.renderer
+        self._common = {"year": month.year, "month": month.month, "published_on": published_on,
+                        "summary": summary, "office_name": ctx.settings.office}
+        self.rows = tuple(DeductionRow(unit_name=r.unit, item=r.item_code or r.rule_code,
+                                       reason=r.reason, points=-r.amount,
+                                       occurred_on=r.occurred_on) for r in counted)
+        full = MonthlyNoticeContext(recipient_name="各责任单位", rows=self.rows, **self._common)
+        self.full = self._renderer.render("monthly_notice", full)
+        cfg = ctx.settings.notice
+        self.overview = None if len(self.rows) <= cfg.full_list_max_rows else MonthOverview(
+            units=full.unit_count, lines=len(self.rows), total_points=full.total_points,
+            url=cfg.url)
+        self._by_unit: dict[str, list[DeductionRow]] = {}
+        for row in self.rows:
+            self._by_unit.setdefault(row.unit_name, []).append(row)
+
+    def for_unit(self, unit_name: str):
+        rows = self.rows if self.overview is None else tuple(self._by_unit.get(unit_name, ()))
+        return self._renderer.render("monthly_notice", MonthlyNoticeContext(
+            recipient_name=unit_name, rows=rows, own_unit=unit_name, overview=self.overview,
+            **self._common))
+
+
+def _send_notice(ctx: EngineContext, notices: MonthNotices, month: date, now: datetime,
+                 batch: int = 500) -> int:
+    """The 通报 goes to every unit's leader (their unit's copy) and to the coordinators (the
+    full copy), once per month; written ``batch`` messages per statement."""
     sent = 0
-    day = now.date() if isinstance(now, datetime) else now
-    hour = max(ctx.settings.reminder_hour, now.hour)
+    local = pendulum.instance(now).in_tz("Asia/Shanghai")
+    day, hour = local.date(), max(ctx.settings.reminder_hour, local.hour)
     send_at: dict[int, datetime] = {}  # per calendar
     with ctx.session() as session, session.begin():
         people = session.execute(
-            sa.select(Contact.id, Contact.name, Contact.email, Contact.unit_id)
+            sa.select(Contact.id, Contact.name, Contact.email, Contact.unit_id, Contact.role,
+                      Unit.name)
+            .join(Unit, Unit.id == Contact.unit_id)
             .where(Contact.role.in_([ContactRole.LEADER, ContactRole.COORDINATOR]),
-                   Contact.email.is_not(None)).order_by(Contact.id)).all()
+                   Contact.email.is_not(None)).order_by(Contact.unit_id, Contact.id)).all()
         pending: list[NewMessage] = []
-        for n, (cid, name, email, unit_id) in enumerate(people, start=1):
+        copy: tuple[str, object] | None = None  # the last unit's copy (leaders sit together)
+        for n, (cid, name, email, unit_id, role, unit_name) in enumerate(people, start=1):
             cal = ctx.calendar_for_unit(unit_id)
             at = send_at.get(id(cal))
             if at is None:
                 at = send_at[id(cal)] = next_send_time(day, calendar=cal, hour=hour,
                                                        sending_hours=ctx.settings.sending_hours)
+            if role == ContactRole.COORDINATOR:
+                rendered = notices.full
+            else:
+                if copy is None or copy[0] != unit_name:
+                    copy = (unit_name, notices.for_unit(unit_name))
+                rendered = copy[1]
             pending.append(NewMessage(
                 key=OutboxKey(f"contact:{cid}:email", "monthly_notice", "",
                               month.strftime("%Y-%m")),
@@ -295,6 +341,13 @@ def _send_notice(ctx: EngineContext, rendered, month: date, now: datetime,
                 sent += sum(1 for i in ids if i is not None)
                 pending.clear()
     return sent
+
+
+def local_day(now: datetime | date) -> date:
+    """``now``'s day in Asia/Shanghai (a date is taken as given)."""
+    if isinstance(now, datetime):
+        return pendulum.instance(now).in_tz("Asia/Shanghai").date()
+    return now
 
 
 # --------------------------------------------------------------------------- assessments
@@ -338,7 +391,7 @@ def run_assessment(ctx: EngineContext, *, period: Period, now: datetime,
         summary.new_entries = post_entries(
             session, entries_for(facts, rulebook=book, unit_kinds=kinds, period=period),
             now=now, actor=actor)
-        lines = ledger_lines(session)
+        lines = ledger_lines(session, start=period.start, end=period.end)
     summary.scores = scorecard(lines, rulebook=book, unit_kinds=kinds, unit_names=names,
                                period=period)
     folder = reports_dir(ctx, "assessments")
@@ -356,7 +409,7 @@ def _assessment_markdown(period: Period, scores) -> str:
            "|---|---|---|---|---|---|"]
     for rank, s in enumerate(ordered, 1):
         state = "暂定（有待裁定项）" if s.provisional else "确定"
-        out.append(f"| {rank} | {s.unit_name} | {s.deductions} | {s.bonuses} | {s.final} | "
+        out.append(f"| {rank} | {md_cell(s.unit_name)} | {s.deductions} | {s.bonuses} | {s.final} | "
                    f"{state} |")
     return "\n".join(out)
 

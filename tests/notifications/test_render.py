@@ -18,6 +18,7 @@ from notifications.render import (
     DigestRow,
     EscalationContext,
     MonthlyNoticeContext,
+    MonthOverview,
     Renderer,
     cn_date,
     cn_datetime,
@@ -334,6 +335,64 @@ def test_monthly_notice_has_deduction_table_and_unit_totals():
     parser.feed(m.html)
     assert ["1", "市财政局", "甲", "逾期3个工作日", "1.5", ""] in parser.rows
     assert ["市财政局", "3.5"] in parser.rows
+
+
+def _notice_rows() -> tuple[DeductionRow, ...]:
+    return (
+        DeductionRow(unit_name="市财政局", item="甲", reason="逾期3个工作日", points=Decimal("1.5")),
+        DeductionRow(unit_name="市教育局", item="乙", reason="逾期1个工作日", points=Decimal("0.5")),
+        DeductionRow(unit_name="市财政局", item="丙", reason="未报送", points=Decimal("2")),
+    )
+
+
+def test_a_leaders_notice_lists_the_units_own_lines_before_the_whole_month():
+    ctx = MonthlyNoticeContext(year=2026, month=10, recipient_name="市财政局",
+                               published_on=date(2026, 11, 3), rows=_notice_rows(),
+                               own_unit="市财政局")
+    m = render("monthly_notice", ctx)
+    own, rest = m.text.split("共有2个单位被扣分，合计扣4分。扣分明细如下：")
+    assert "市财政局本月被扣分2项，合计扣3.5分" in own and "市教育局" not in own
+    assert "2. 市教育局｜乙" in rest and "- 市教育局：0.5分" in rest
+    assert "本单位（市财政局）被扣分2项，合计扣3.5分" in m.markdown
+
+
+def test_a_leaders_notice_without_the_full_list_gives_the_months_figures_and_where_it_is():
+    overview = MonthOverview(units=1200, lines=3400, total_points=Decimal("1730.5"),
+                             url="https://oa.example.gov.cn/tongbao/2026-10?a=1&b=2")
+    own = tuple(r for r in _notice_rows() if r.unit_name == "市教育局")
+    ctx = MonthlyNoticeContext(year=2026, month=10, recipient_name="市教育局",
+                               published_on=date(2026, 11, 3), rows=own,
+                               own_unit="市教育局", overview=overview)
+    m = render("monthly_notice", ctx)
+    assert "市教育局本月被扣分1项，合计扣0.5分" in m.text
+    assert "共有1200个单位被扣分，合计扣1730.5分" in m.text
+    assert "全部扣分明细共3400项，全文见 https://oa.example.gov.cn/tongbao/2026-10?a=1&b=2" in m.text
+    assert 'href="https://oa.example.gov.cn/tongbao/2026-10?a=1&amp;b=2"' in m.html
+    assert "扣分明细如下" not in m.text and "各单位扣分合计" not in m.text
+    no_url = render("monthly_notice", MonthlyNoticeContext(
+        year=2026, month=10, recipient_name="市教育局", published_on=date(2026, 11, 3), rows=own,
+        own_unit="市教育局", overview=MonthOverview(units=1, lines=1, total_points=Decimal(1)),
+        office_name="朝阳市政务公开办"))
+    assert "全文由朝阳市政务公开办另行印发" in no_url.text
+
+
+def test_a_notice_without_the_full_list_must_belong_to_one_unit_and_hold_only_its_lines():
+    overview = MonthOverview(units=2, lines=3, total_points=Decimal(4))
+    with pytest.raises(ValueError, match="own_unit"):
+        MonthlyNoticeContext(year=2026, month=10, recipient_name="各责任单位",
+                             published_on=date(2026, 11, 3), rows=(), overview=overview)
+    with pytest.raises(ValueError, match="only hold that unit"):
+        MonthlyNoticeContext(year=2026, month=10, recipient_name="市财政局",
+                             published_on=date(2026, 11, 3), rows=_notice_rows(),
+                             own_unit="市财政局", overview=overview)
+
+
+def test_a_leaders_notice_for_a_unit_without_lines_says_it_has_none():
+    ctx = MonthlyNoticeContext(year=2026, month=10, recipient_name="市民政局",
+                               published_on=date(2026, 11, 3), rows=_notice_rows(),
+                               own_unit="市民政局")
+    m = render("monthly_notice", ctx)
+    assert "市民政局本月无扣分事项。" in m.text and "市民政局本月无扣分事项。" in m.html
 
 
 @pytest.mark.parametrize("kind", ["upcoming", "due_today", "overdue"])
