@@ -22,11 +22,11 @@ that server does not answer):
   the day's new policy documents (``records.lifecycle.record_event``), which start new
   obligations.  Units behave deterministically: most finish on time, some late, a few never;
 * **monthly** — ``tasks.runs.run_month`` in full (facts → ledger, the month's 扣分明细 .xlsx,
-  the 通报 to every unit's leader and the coordinators, its delivery) on the first working day
-  after the month: by default for the plan's first month (``--monthly``), and only if that
-  month's 通报 copies are projected to fit ``--fanout-budget-gb``; the other months post their
-  ledger only (the month's facts, as ``run_month`` posts them), so the year-end ledger is the
-  one monthly runs leave behind.  At the end the 通报 of every month is sized (lines × copies);
+  the 通报 — each leader's copy with the unit's own lines and the month's figures, the
+  coordinators' with every line — and its delivery) on the first working day after each month
+  (``--monthly``: all by default; the months not chosen post their ledger only, so the
+  year-end ledger is always the one monthly runs leave).  At the end the 通报 mail each month
+  wrote is measured (copies, bytes);
 * **scorecard** — ``tasks.runs.run_assessment`` for the year (what ``duban scorecard --period
   Y`` does: post the year's facts to the ledger, score every unit, write the .xlsx 评分表);
 * the process's peak memory (``ru_maxrss``) and the database's size after the year.
@@ -35,8 +35,8 @@ The last line is machine-readable::
 
     RESULT load_s=<a> daily_max_s=<b> monthly_s=<c> scorecard_s=<d> peak_mb=<e> db_mb=<f>
 
-Run: ``.venv/bin/python bench/province.py [--small] [--days N] [--monthly busiest|all|none|
-YYYY-MM] [--units 5000 --cities 15 --items 50] [--keep] [--profile DIR [--profile-day D]]``.
+Run: ``.venv/bin/python bench/province.py [--small] [--days N] [--monthly all|first|busiest|
+none|YYYY-MM] [--units 5000 --cities 15 --items 50] [--keep] [--profile DIR [--profile-day D]]``.
 ``--small`` is a 500-unit province in 2 cities for a quick check; ``--days N`` replays only the
 first N days.  The database and temp files are removed at the end unless ``--keep``.  Targets
 (a 2-core machine): daily run < 60 s, monthly escalation < 60 s, scorecard < 10 s, peak memory
@@ -423,7 +423,7 @@ def busiest_month(ctx) -> date:
 
 
 def replay(ctx, province: Province, days: list[date], *, prof: Path | None,
-           profile_days: set[date], months: set[date] | None, budget_gb: float) -> dict:
+           profile_days: set[date], months: set[date] | None) -> dict:
     """Every day: completions, the daily run (timed, by phase), the monthly run on the first
     working day of a month (of the months in ``months``, or every month), then the day's new
     documents."""
@@ -464,8 +464,7 @@ def replay(ctx, province: Province, days: list[date], *, prof: Path | None,
             month_stats["messages"] += info["messages"]["messages"]
         if day == runs.first_working_day(ctx, day.year, day.month) and \
                 previous_month(day) >= date(ISSUED.year, ISSUED.month, 1):
-            if (months is None or previous_month(day) in months) and \
-                    fanout_fits(ctx, previous_month(day), budget_gb):
+            if months is None or previous_month(day) in months:
                 monthly.append(run_monthly(ctx, previous_month(day), day, prof))
             else:
                 month_stats["ledger"] += post_month_ledger(ctx, previous_month(day), day)
@@ -509,63 +508,20 @@ def _timed_check(timings: dict[str, float], check_item):
     return timed
 
 
-NOTICE_BYTES_PER_LINE = 466  # 通报 html + text + markdown per counted line (January, measured)
+def notice_mail(ctx) -> None:
+    """What each month's 通报 weighed in the outbox: copies, bytes of all of them, the largest."""
+    from db.models import OutboxMessage
 
-
-def notice_recipients(ctx) -> int:
-    """Who gets the 通报: every leader and coordinator with an e-mail address."""
-    from db.models import Contact
-    from duban.vocab import ContactRole
-
+    size = sa.func.length(OutboxMessage.html_body) + sa.func.length(OutboxMessage.text_body)
     with ctx.session() as s:
-        return s.scalar(sa.select(sa.func.count()).select_from(Contact).where(
-            Contact.role.in_([ContactRole.LEADER, ContactRole.COORDINATOR]),
-            Contact.email.is_not(None)))
-
-
-def counted_lines(ctx, month: date, *, posted: bool) -> int:
-    """The month's lines a 通报 lists: from the ledger, or (not yet posted) from its facts."""
-    from scoring.engine import Period, entries_for
-    from tasks.ledger import collect_facts, list_ledger, rulebook_for, unit_maps
-    from tasks.runs import month_end
-
-    start, end = date(month.year, month.month, 1), month_end(month)
-    with ctx.session() as session:
-        if posted:
-            return sum(1 for r in list_ledger(session, start=start, end=end)
-                       if r.state != "已冲销" and r.amount is not None
-                       and r.kind in ("scored", "decision"))
-        kinds, _ = unit_maps(session)
-        facts = collect_facts(ctx, session, start=start, end=end, as_of=end)
-        specs = entries_for(facts, rulebook=rulebook_for(ctx, start.year), unit_kinds=kinds,
-                            period=Period.between(start, end))
-        return sum(1 for sp in specs if sp.amount is not None)
-
-
-def fanout_fits(ctx, month: date, budget_gb: float) -> bool:
-    """Whether the month's 通报 copies are projected to stay within the budget (else the month
-    is not run in full: its copies would fill the disk and the delivery batches the memory)."""
-    lines, people = counted_lines(ctx, month, posted=False), notice_recipients(ctx)
-    gb = lines * NOTICE_BYTES_PER_LINE * people / 1e9
-    if gb <= budget_gb:
-        return True
-    print(f"  monthly {month:%Y-%m}: NOT run in full — its 通报 would list {lines} lines "
-          f"(~{lines * NOTICE_BYTES_PER_LINE / 1e6:.1f} MB) for each of {people} leaders and "
-          f"coordinators, ~{gb:.0f} GB of copies (over --fanout-budget-gb {budget_gb:g}); "
-          "only its ledger is posted", flush=True)
-    return False
-
-
-def fanout_table(ctx, months: list[date]) -> None:
-    """What each month's 通报 would weigh: lines × recipients, from the year's ledger."""
-    people = notice_recipients(ctx)
-    parts = []
-    for month in months:
-        lines = counted_lines(ctx, month, posted=True)
-        parts.append(f"{month:%m}: {lines} lines, {lines * NOTICE_BYTES_PER_LINE / 1e6:.1f} MB "
-                     f"× {people} = {lines * NOTICE_BYTES_PER_LINE * people / 1e9:.1f} GB")
-    print("通报 per month (lines counted, size of one copy × leaders and coordinators): "
-          + "; ".join(parts), flush=True)
+        rows = s.execute(sa.select(OutboxMessage.period, sa.func.count(), sa.func.sum(size),
+                                   sa.func.max(size))
+                         .where(OutboxMessage.kind == "monthly_notice")
+                         .group_by(OutboxMessage.period).order_by(OutboxMessage.period)).all()
+    if rows:
+        print("通报 mail per month (copies, all copies' characters, largest copy): " + "; ".join(
+            f"{p}: {n} copies, {total / 1e6:.1f} M, {largest / 1e3:.0f} k"
+            for p, n, total, largest in rows), flush=True)
 
 
 def run_monthly(ctx, month: date, day: date, prof: Path | None) -> tuple[float, date, dict, dict]:
@@ -691,13 +647,10 @@ def main() -> int:
     parser.add_argument("--profile-day", type=date.fromisoformat, action="append",
                         help="with --profile: profile this day's run (default: the middle "
                         "working day); repeatable")
-    parser.add_argument("--monthly", default="first",
-                        help="which monthly escalations run in full: first (the plan's first "
-                        "month; default), busiest (the month with the most deadlines), all, "
-                        "none, or YYYY-MM; the other months post their ledger only")
-    parser.add_argument("--fanout-budget-gb", type=float, default=4.0,
-                        help="run a month in full only if its 通报 copies (one per leader) "
-                        "are projected to stay under this many GB")
+    parser.add_argument("--monthly", default="all",
+                        help="which monthly escalations run in full: all (default), first (the "
+                        "plan's first month), busiest (the month with the most deadlines), none, "
+                        "or YYYY-MM; the other months post their ledger only")
     parser.add_argument("--db-name", default=DB_NAME,
                         help=f"the benchmark's database (created and dropped; default {DB_NAME})")
     parser.add_argument("--keep", action="store_true",
@@ -755,11 +708,10 @@ def main() -> int:
             working = [d for d in days if ctx.national.is_working_day(d)]
             profile_days = set(args.profile_day or working[len(working) // 2:][:1])
             result = replay(ctx, province, days, prof=args.profile, profile_days=profile_days,
-                            months=months, budget_gb=args.fanout_budget_gb)
+                            months=months)
             if days[-1] == end:  # December's escalation (or its ledger), after the last day
                 december = date(YEAR, 12, 1)
-                if (months is None or december in months) and \
-                        fanout_fits(ctx, december, args.fanout_budget_gb):
+                if months is None or december in months:
                     result["monthly"].append(run_monthly(ctx, december, end, args.profile))
                 else:
                     post_month_ledger(ctx, december, end)
@@ -788,7 +740,7 @@ def main() -> int:
                   f"{card['new_entries']} newly posted; {card['file'].name} "
                   f"({card['file'].stat().st_size / 2**20:.1f} MB) — {card['phases']}",
                   flush=True)
-            fanout_table(ctx, sorted({date(d.year, d.month, 1) for d in days}))
+            notice_mail(ctx)
             totals = counts(ctx)
             ctx.dispose()
             db_mb = database_mb(url)

@@ -43,7 +43,7 @@ class NoticeCfg(BaseModel):
     @field_validator("url")
     @classmethod
     def _url(cls, v: str | None) -> str | None:
-        if v is not None and not re.match(r"^https?://[^\s<>\"]+$", v):
+        if v is not None and not re.fullmatch(r"https?://[^\s<>\"]+", v):
             raise ValueError(f"notice url must be an http(s) address without spaces, got {v!r}")
         return v
 

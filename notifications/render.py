@@ -288,20 +288,30 @@ class MonthOverview:
     """The whole month's figures, for a copy of the 通报 that lists only its reader's unit
     (a province's month has thousands of lines: its leaders get their own and these)."""
 
-    units: int  # units with at least one counted line
-    lines: int  # counted lines of the month
-    total_points: Decimal
+    units: int  # units with a deduction
+    lines: int  # deduction lines of the month
+    total_points: Decimal  # points deducted
+    bonus_units: int = 0
+    bonus_points: Decimal = Decimal(0)
     url: str | None = None  # where the full 通报 is published (None: the office issues it)
+
+
+def _totals(rows: Iterable[DeductionRow]) -> tuple[tuple[str, Decimal], ...]:
+    totals: dict[str, Decimal] = {}
+    for r in rows:
+        totals[r.unit_name] = totals.get(r.unit_name, Decimal(0)) + Decimal(str(r.points))
+    return tuple(sorted(totals.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 @dataclass(frozen=True, kw_only=True)
 class MonthlyNoticeContext(_Footer):
-    """通报: the month's deductions, by unit.
+    """通报: the month's deductions, by unit (``rows``, points deducted), and its bonuses
+    (``bonus_rows``, points added: listed for the reader's own unit, totalled by unit).
 
     The full copy (the published file, the coordinators' mail, a small office's leaders) has
-    every line in ``rows``. A unit leader's copy names ``own_unit``: its lines come first
-    (本单位情况); when the month is too long to send to every leader, ``overview`` carries the
-    month's figures and ``rows`` holds the unit's lines only."""
+    every line. A unit leader's copy names ``own_unit``: its lines come first (本单位情况); when
+    the month is too long to send to every leader, ``overview`` carries the month's figures
+    and the rows are the unit's own only."""
 
     year: int
     month: int
@@ -309,27 +319,30 @@ class MonthlyNoticeContext(_Footer):
     rows: tuple[DeductionRow, ...]
     published_on: date
     summary: str = ""
+    bonus_rows: tuple[DeductionRow, ...] = ()
     own_unit: str | None = None
     overview: MonthOverview | None = None
     unit_totals: tuple[tuple[str, Decimal], ...] = field(default=(), init=False)
+    bonus_totals: tuple[tuple[str, Decimal], ...] = field(default=(), init=False)
     own_rows: tuple[DeductionRow, ...] = field(default=(), init=False)
+    own_bonus_rows: tuple[DeductionRow, ...] = field(default=(), init=False)
 
     def __post_init__(self) -> None:
         if not 1 <= self.month <= 12:
             raise ValueError(f"month must be 1..12, got {self.month}")
         if self.overview is not None and self.own_unit is None:
             raise ValueError("a copy without the full list (overview) must name its own_unit")
-        totals: dict[str, Decimal] = {}
-        for r in self.rows:
-            totals[r.unit_name] = totals.get(r.unit_name, Decimal(0)) + Decimal(str(r.points))
-        ordered = tuple(sorted(totals.items(), key=lambda kv: (-kv[1], kv[0])))
-        object.__setattr__(self, "unit_totals", ordered)
+        object.__setattr__(self, "unit_totals", _totals(self.rows))
+        object.__setattr__(self, "bonus_totals", _totals(self.bonus_rows))
         if self.own_unit is not None:
             own = tuple(r for r in self.rows if r.unit_name == self.own_unit)
-            if self.overview is not None and len(own) != len(self.rows):
+            own_bonus = tuple(r for r in self.bonus_rows if r.unit_name == self.own_unit)
+            if self.overview is not None and (len(own), len(own_bonus)) != (
+                    len(self.rows), len(self.bonus_rows)):
                 raise ValueError(f"a copy for {self.own_unit} without the full list may only "
                                  "hold that unit's lines")
             object.__setattr__(self, "own_rows", own)
+            object.__setattr__(self, "own_bonus_rows", own_bonus)
 
     @property
     def total_points(self) -> Decimal:
@@ -346,8 +359,22 @@ class MonthlyNoticeContext(_Footer):
         return self.overview.lines if self.overview is not None else len(self.rows)
 
     @property
+    def bonus_points(self) -> Decimal:
+        if self.overview is not None:
+            return self.overview.bonus_points
+        return sum((t for _, t in self.bonus_totals), Decimal(0))
+
+    @property
+    def bonus_unit_count(self) -> int:
+        return self.overview.bonus_units if self.overview is not None else len(self.bonus_totals)
+
+    @property
     def own_total(self) -> Decimal:
         return sum((Decimal(str(r.points)) for r in self.own_rows), Decimal(0))
+
+    @property
+    def own_bonus(self) -> Decimal:
+        return sum((Decimal(str(r.points)) for r in self.own_bonus_rows), Decimal(0))
 
 
 CONTEXT_TYPES: Mapping[str, type] = {

@@ -281,24 +281,35 @@ class MonthNotices:
         self._renderer = ctx.renderer
         self._common = {"year": month.year, "month": month.month, "published_on": published_on,
                         "summary": summary, "office_name": ctx.settings.office}
-        self.rows = tuple(DeductionRow(unit_name=r.unit, item=r.item_code or r.rule_code,
-                                       reason=r.reason, points=-r.amount,
-                                       occurred_on=r.occurred_on) for r in counted)
-        full = MonthlyNoticeContext(recipient_name="各责任单位", rows=self.rows, **self._common)
+        def row(r, points: Decimal) -> DeductionRow:
+            return DeductionRow(unit_name=r.unit, item=r.item_code or r.rule_code,
+                                reason=r.reason, points=points, occurred_on=r.occurred_on)
+
+        self.rows = tuple(row(r, -r.amount) for r in counted if r.amount < 0)
+        self.bonus_rows = tuple(row(r, r.amount) for r in counted if r.amount > 0)
+        full = MonthlyNoticeContext(recipient_name="各责任单位", rows=self.rows,
+                                    bonus_rows=self.bonus_rows, **self._common)
         self.full = self._renderer.render("monthly_notice", full)
         cfg = ctx.settings.notice
-        self.overview = None if len(self.rows) <= cfg.full_list_max_rows else MonthOverview(
+        long = len(self.rows) + len(self.bonus_rows) > cfg.full_list_max_rows
+        self.overview = None if not long else MonthOverview(
             units=full.unit_count, lines=len(self.rows), total_points=full.total_points,
-            url=cfg.url)
+            bonus_units=full.bonus_unit_count, bonus_points=full.bonus_points, url=cfg.url)
         self._by_unit: dict[str, list[DeductionRow]] = {}
-        for row in self.rows:
-            self._by_unit.setdefault(row.unit_name, []).append(row)
+        self._bonus_by_unit: dict[str, list[DeductionRow]] = {}
+        for r in self.rows:
+            self._by_unit.setdefault(r.unit_name, []).append(r)
+        for r in self.bonus_rows:
+            self._bonus_by_unit.setdefault(r.unit_name, []).append(r)
 
     def for_unit(self, unit_name: str):
-        rows = self.rows if self.overview is None else tuple(self._by_unit.get(unit_name, ()))
+        rows, bonus_rows = self.rows, self.bonus_rows
+        if self.overview is not None:
+            rows = tuple(self._by_unit.get(unit_name, ()))
+            bonus_rows = tuple(self._bonus_by_unit.get(unit_name, ()))
         return self._renderer.render("monthly_notice", MonthlyNoticeContext(
-            recipient_name=unit_name, rows=rows, own_unit=unit_name, overview=self.overview,
-            **self._common))
+            recipient_name=unit_name, rows=rows, bonus_rows=bonus_rows, own_unit=unit_name,
+            overview=self.overview, **self._common))
 
 
 def _send_notice(ctx: EngineContext, notices: MonthNotices, month: date, now: datetime,
@@ -306,7 +317,7 @@ def _send_notice(ctx: EngineContext, notices: MonthNotices, month: date, now: da
     """The 通报 goes to every unit's leader (their unit's copy) and to the coordinators (the
     full copy), once per month; written ``batch`` messages per statement."""
     sent = 0
-    local = pendulum.instance(now).in_tz("Asia/Shanghai")
+    local = _local(now)
     day, hour = local.date(), max(ctx.settings.reminder_hour, local.hour)
     send_at: dict[int, datetime] = {}  # per calendar
     with ctx.session() as session, session.begin():
@@ -343,11 +354,15 @@ def _send_notice(ctx: EngineContext, notices: MonthNotices, month: date, now: da
     return sent
 
 
+def _local(now: datetime) -> pendulum.DateTime:
+    if now.tzinfo is None:
+        raise ValueError(f"naive datetime {now!r}: pass an aware time (stored as UTC)")
+    return pendulum.instance(now).in_tz("Asia/Shanghai")
+
+
 def local_day(now: datetime | date) -> date:
     """``now``'s day in Asia/Shanghai (a date is taken as given)."""
-    if isinstance(now, datetime):
-        return pendulum.instance(now).in_tz("Asia/Shanghai").date()
-    return now
+    return _local(now).date() if isinstance(now, datetime) else now
 
 
 # --------------------------------------------------------------------------- assessments

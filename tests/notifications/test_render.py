@@ -387,6 +387,25 @@ def test_a_notice_without_the_full_list_must_belong_to_one_unit_and_hold_only_it
                              own_unit="市财政局", overview=overview)
 
 
+def test_bonuses_are_added_points_apart_from_the_deductions():
+    bonus = (DeductionRow(unit_name="市教育局", item="丁", reason="提前3个工作日完成",
+                          points=Decimal("0.5")),)
+    full = render("monthly_notice", MonthlyNoticeContext(
+        year=2026, month=10, recipient_name="各责任单位", published_on=date(2026, 11, 3),
+        rows=_notice_rows(), bonus_rows=bonus))
+    assert "共有2个单位被扣分，合计扣4分；1个单位获加分，合计加0.5分" in full.text
+    deductions, bonuses = full.text.split("各单位加分合计：")
+    assert "提前3个工作日完成" not in deductions and "- 市教育局：0.5分" in bonuses
+    own = render("monthly_notice", MonthlyNoticeContext(
+        year=2026, month=10, recipient_name="市教育局", published_on=date(2026, 11, 3),
+        rows=(), bonus_rows=bonus, own_unit="市教育局",
+        overview=MonthOverview(units=2, lines=3, total_points=Decimal(4), bonus_units=1,
+                               bonus_points=Decimal("0.5"))))
+    assert "市教育局本月无扣分事项。" in own.text
+    assert "市教育局本月加分1项，合计加0.5分" in own.text and "加分事由：提前3个工作日完成" in own.text
+    assert "-0.5" not in own.text and "-0.5" not in full.text
+
+
 def test_a_leaders_notice_for_a_unit_without_lines_says_it_has_none():
     ctx = MonthlyNoticeContext(year=2026, month=10, recipient_name="市民政局",
                                published_on=date(2026, 11, 3), rows=_notice_rows(),
