@@ -394,7 +394,18 @@ def _item_text(item_code: str | None, title: str | None) -> str:
 
 
 def _rule_text(rule: Rule) -> str:
-    return f"。依据{rule.code}「{rule.title}」：{rule.describe()}"
+    hit = _RULE_TEXTS.get(id(rule))
+    if hit is not None and hit[0] is rule:
+        return hit[1]
+    if len(_RULE_TEXTS) > 4096:  # rule books are loaded per run: forget old ones
+        _RULE_TEXTS.clear()
+    text = f"。依据{rule.code}「{rule.title}」：{rule.describe()}"
+    _RULE_TEXTS[id(rule)] = (rule, text)  # the rule is held, so its id is not reused
+    return text
+
+
+# Rules are immutable, and a year re-derives the same few texts ~200,000 times.
+_RULE_TEXTS: dict[int, tuple[Rule, str]] = {}
 
 
 def _fact_date(rule: Rule, fact: Fact) -> date:

@@ -79,13 +79,16 @@ def collect_facts(ctx: EngineContext, session: Session, *, start: date, end: dat
                Obligation.done_at < hi, Obligation.due_date.is_not(None))
     ).all()
     between: dict[tuple, int] = {}
+    calendars: dict[int, object] = {}
     for ob_id, unit_id, item_id, period_key, due, done_at, late in done:
         code, title = items[item_id]
         if late:
             facts.append(LateCompletion(ob_id, unit_code[unit_id], code, period_key, due, done_at,
                                         late, title))
         else:
-            cal = ctx.calendar_for_unit(unit_id)
+            cal = calendars.get(unit_id)
+            if cal is None:
+                cal = calendars[unit_id] = ctx.calendar_for_unit(unit_id)
             key = (id(cal), _local_day(done_at), due)  # a year's completions share few days
             early = between.get(key)
             if early is None:
@@ -121,6 +124,10 @@ def collect_facts(ctx: EngineContext, session: Session, *, start: date, end: dat
 
 
 _LEDGER = LedgerEntry.__table__
+# What a scoring line needs of a row (not the audit columns: timestamps cost a conversion each)
+_LINE_COLUMNS = tuple(_LEDGER.c[n] for n in (
+    "id", "kind", "unit_id", "rule_code", "subject_key", "period_key", "amount", "range_min",
+    "range_max", "refers_to_id", "reason", "occurred_on", "item_code"))
 
 
 def post_entries(session: Session, specs: Iterable[EntrySpec], *, now: datetime,
@@ -132,14 +139,21 @@ def post_entries(session: Session, specs: Iterable[EntrySpec], *, now: datetime,
     units = dict(session.execute(sa.select(Unit.code, Unit.id)).all())
     before = session.scalar(sa.select(sa.func.count()).select_from(LedgerEntry))
     conn = session.connection()
+    # A month or an assessment re-derives many lines already posted: skip those up front (the
+    # unique key still decides, for a concurrent run).  Many specs: the keys posted in their
+    # days, read once; few: looked up by key.
+    known: set[str] | None = None
+    if len(keyed) > 5000:
+        days = [spec.occurred_on for _, spec in keyed]
+        known = set(conn.execute(sa.select(_LEDGER.c.entry_key).where(
+            _LEDGER.c.occurred_on.between(min(days), max(days)))).scalars())
     for chunk in range(0, len(keyed), 5000):
         part = keyed[chunk:chunk + 5000]
-        # A month or an assessment re-derives many lines already posted: skip those up front
-        # (the unique key still decides, for a concurrent run).
-        known = set(conn.execute(sa.select(_LEDGER.c.entry_key).where(
-            one_of(conn, _LEDGER.c.entry_key, [k for k, _ in part]))).scalars())
+        seen = known if known is not None else set(conn.execute(
+            sa.select(_LEDGER.c.entry_key).where(
+                one_of(conn, _LEDGER.c.entry_key, [k for k, _ in part]))).scalars())
         new = [_entry_row(key, spec, units, now=now, actor=actor) for key, spec in part
-               if key not in known]
+               if key not in seen]
         for start in range(0, len(new), 2000):
             session.execute(dialect_insert(session, LedgerEntry).on_conflict_do_nothing(
                 index_elements=["entry_key"]), new[start:start + 2000])
@@ -194,10 +208,19 @@ def ledger_lines(session: Session, *, unit_id: int | None = None, start: date | 
     period reads (its lines, the undated ones, every reversal and decision)."""
     session.flush()  # plain rows below: no autoflush of their own
     units = dict(session.execute(sa.select(Unit.id, Unit.code)).all())
-    stmt = _window(sa.select(_LEDGER).order_by(_LEDGER.c.id), start, end)  # a year: ~100,000
+    stmt = _window(sa.select(*_LINE_COLUMNS).order_by(_LEDGER.c.id), start, end)  # a year: ~200k
     if unit_id is not None:
         stmt = stmt.where(_LEDGER.c.unit_id == unit_id)
-    return [_line(r, units[r.unit_id]) for r in session.connection().execute(stmt)]
+    out = []
+    # all rows at once (row-by-row fetching costs as much as the query), unpacked by position
+    for (id_, kind, unit_id, rule_code, subject_key, period_key, amount, range_min, range_max,
+         refers_to, reason, occurred_on, item_code) in session.connection().execute(stmt).all():
+        out.append(LedgerLine(
+            rule_code, units[unit_id], subject_key, period_key, amount,
+            (range_min, range_max) if range_min is not None else None,
+            refers_to if kind == "reversal" else None, id_, reason, occurred_on, item_code,
+            refers_to if kind == "decision" else None))
+    return out
 
 
 @dataclass

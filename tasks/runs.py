@@ -7,7 +7,10 @@ Every step is idempotent by database key: running a day or a month twice adds no
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import functools
+import gc
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -46,6 +49,30 @@ from tasks.outbox import (
 )
 
 # --------------------------------------------------------------------------- run records
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """A run builds hundreds of thousands of short-lived objects (facts, entry specs, ledger
+    lines, rows) that hold no cycles; the cyclic collector would walk them over and over (a
+    fifth of a province's year-end scorecard): it waits until the run ends."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _paused(fn):
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        with collector_paused():
+            return fn(*args, **kwargs)
+    return run
+
 
 
 def record_run(ctx: EngineContext, *, kind: str, key: str, outcome: str, now: datetime,
@@ -132,6 +159,7 @@ def rest_day_reason(ctx: EngineContext, as_of: date) -> str | None:
     return f"rest day ({info.name or '周末'})"
 
 
+@_paused
 def run_day(ctx: EngineContext, *, as_of: date, now: datetime | None = None,
             send: bool = True,
             check: Callable[..., ItemReport] | None = None) -> DaySummary:
@@ -190,6 +218,7 @@ class MonthSummary:
                 "messages": self.messages, "files": [str(p) for p in self.files]}
 
 
+@_paused
 def run_month(ctx: EngineContext, *, month: date, now: datetime, send: bool = True,
               actor: str = "duban") -> MonthSummary:
     """Score ``month`` (its first day), publish the 通报, send it; idempotent per month."""
@@ -393,6 +422,7 @@ def assessment_period(ctx: EngineContext, *, year: int, code: str | None = None,
     return Period.between(start, end)
 
 
+@_paused
 def run_assessment(ctx: EngineContext, *, period: Period, now: datetime,
                    actor: str = "duban") -> AssessmentSummary:
     """Post what the period's facts imply and produce the scorecards (.xlsx)."""

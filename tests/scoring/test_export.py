@@ -140,3 +140,14 @@ def test_export_without_scores_still_gives_the_empty_forms(tmp_path):
     wb = openpyxl.load_workbook(export_scorecard_xlsx([], tmp_path / "c.xlsx", rulebook=BOOK, title="t"))
     assert wb.sheetnames == ["县区", "部门", "明细", "评分规则"]
     assert rows(wb["县区"]) == [] and [c.value for c in wb["县区"][4]][:2] == ["序号", "单位"]
+
+
+def test_every_reason_cell_wraps_as_plain_text(workbook):
+    _, wb = workbook
+    ws = wb["明细"]
+    cells = [row[8] for row in ws.iter_rows(min_row=5) if row[8].value]
+    assert len(cells) >= 4
+    for c in cells:
+        assert c.alignment.wrap_text, f"{c.coordinate} does not wrap"
+        assert c.data_type == "s" and not c.quotePrefix  # "@所有人" inside is no formula
+    assert any("@所有人 无人接听" in c.value for c in cells)
